@@ -1,0 +1,111 @@
+"""Render saved results (the JSON in bench/results/) as a Markdown table and into README.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+START_MARK = "<!-- bench:start -->"
+END_MARK = "<!-- bench:end -->"
+TOOLS = ("metaflow", "headwater")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def format_value(value: float, unit: str) -> str:
+    if unit == "ms":
+        ms = value * 1000
+        return f"{ms:.1f}" if ms < 10 else f"{ms:.0f}"
+    if unit == "MiB":
+        return f"{value / 2**20:,.0f}"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def format_cell(values: list[float], unit: str) -> str:
+    median = format_value(statistics.median(values), unit)
+    if len(values) == 1:
+        return f"{median} {unit}"
+    low, high = format_value(min(values), unit), format_value(max(values), unit)
+    return f"{median} {unit} ({low}–{high})"
+
+
+def format_ratio(mf: list[float], hw: list[float]) -> str:
+    if not mf or not hw:
+        return "—"
+    hw_median = statistics.median(hw)
+    if hw_median <= 0:
+        return "—"
+    ratio = statistics.median(mf) / hw_median
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.1f}×" if ratio < 100 else f"{ratio:.0f}×"
+
+
+def tool_cell(tool: dict[str, Any], key: str, unit: str) -> tuple[str, list[float]]:
+    values = [rep[key] for rep in tool.get("reps", []) if key in rep]
+    if tool.get("errors") and not values:
+        return "failed", []
+    if not values:
+        return "—", []
+    return format_cell(values, unit), values
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        "| workload | measure | Metaflow | Headwater | Metaflow / Headwater |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for workload in results["workloads"]:
+        for i, metric in enumerate(workload["metrics"]):
+            cells = [tool_cell(workload["tools"].get(t, {}), metric["key"], metric["unit"])
+                     for t in TOOLS]
+            title = workload["title"] if i == 0 else ""
+            rows.append(f"| {title} | {metric['label']} | {cells[0][0]} | {cells[1][0]} | "
+                        f"{format_ratio(cells[0][1], cells[1][1])} |")
+    return "\n".join(rows)
+
+
+def header(meta: dict[str, Any]) -> str:
+    mode = "`bench/run --quick`" if meta["quick"] else "`bench/run`"
+    return "\n".join([
+        f"Measured {meta['date']} with {mode}: median (min–max) of {meta['reps']} "
+        f"repetition{'s' if meta['reps'] != 1 else ''} per tool after one warm-up; "
+        "a ratio above 1 means Headwater is faster or smaller.",
+        "",
+        f"- CPU: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB memory",
+        f"- Python {meta['python']}, Metaflow {meta['metaflow_version']}, "
+        f"Headwater {meta['headwater_version']}",
+    ])
+
+
+def section(results: dict[str, Any]) -> str:
+    return f"{START_MARK}\n{header(results['meta'])}\n\n{table(results)}\n{END_MARK}"
+
+
+def update_readme(readme: Path, results: dict[str, Any]) -> None:
+    """Replace the marked section of the README (appending one if it has none)."""
+    text = readme.read_text() if readme.exists() else ""
+    pattern = re.compile(re.escape(START_MARK) + ".*?" + re.escape(END_MARK), re.DOTALL)
+    new_section = section(results)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: new_section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + new_section + "\n"
+    readme.write_text(text)
+
+
+def memory_gib() -> int:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+    except (ValueError, OSError):
+        return 0

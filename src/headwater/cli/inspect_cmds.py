@@ -1,0 +1,144 @@
+"""``logs``, ``dump`` and ``tag``: look at past runs of this flow from its own file."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import click
+
+from ..exceptions import CommandError
+
+
+def _parse(flow_name: str, spec: str, *, need_step: bool = True) -> tuple[str, str | None, str | None]:
+    parts = [p for p in spec.strip("/").split("/") if p]
+    if parts and parts[0] == flow_name:
+        parts = parts[1:]
+    if not parts or len(parts) > 3 or (need_step and len(parts) < 2):
+        raise CommandError(
+            f"{spec!r} is not a valid path; write RUN/STEP or RUN/STEP/TASK, e.g. 12/train or 12/train/3."
+        )
+    run = parts[0]
+    if not run.isdigit():
+        raise CommandError(f"{spec!r}: the run id {run!r} is not a number; list runs with `headwater runs {flow_name}`.")
+    return run, (parts[1] if len(parts) > 1 else None), (parts[2] if len(parts) > 2 else None)
+
+
+def _tasks(flow_name: str, spec: str, root: Any) -> list[Any]:
+    from ..client import Run, namespace
+
+    namespace(None)
+    run_id, step_name, task_id = _parse(flow_name, spec)
+    run = Run(f"{flow_name}/{run_id}")
+    step = run[step_name]
+    return [step[task_id]] if task_id else sorted(step.tasks(), key=lambda t: int(t.id))
+
+
+def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
+    flow_name = flow_cls.__name__
+
+    @cli.command(help="Print a task's output. PATH is RUN/STEP or RUN/STEP/TASK.")
+    @click.argument("path")
+    @click.option("--stdout", "only", flag_value="stdout", help="Only standard output.")
+    @click.option("--stderr", "only", flag_value="stderr", help="Only standard error.")
+    @click.option("--attempt", type=int, default=None, help="An earlier attempt (0 is the first).")
+    @click.option("--timestamps", is_flag=True, help="Prefix each line with the time it was printed.")
+    @click.pass_obj
+    def logs(obj: Any, path: str, only: str | None, attempt: int | None, timestamps: bool) -> None:
+        obj.root()
+        from ..client import Task
+
+        streams = [only] if only else ["stdout", "stderr"]
+        for task in _tasks(flow_name, path, obj.root()):
+            if attempt is not None:
+                task = Task(task.pathspec, attempt=attempt)
+            for stream in streams:
+                lines = list(task.loglines(stream))
+                if not lines:
+                    continue
+                if len(streams) > 1 or not path.count("/") >= 2:
+                    click.secho(f"--- {task.pathspec} {stream} (attempt {task.current_attempt})", dim=True)
+                for when, text in lines:
+                    click.echo(f"{when.isoformat(sep=' ', timespec='milliseconds')} {text}" if timestamps else text,
+                               err=stream == "stderr" and len(streams) == 1)
+
+    @cli.command(help="Print the artifacts of a step's tasks. PATH is RUN/STEP or RUN/STEP/TASK.")
+    @click.argument("path")
+    @click.option("--include", default=None, help="Only these artifacts (comma-separated).")
+    @click.option("--file", "out_file", default=None, help="Write the values to this pickle file instead.")
+    @click.option("--max-value-size", default=200, show_default=True, help="Truncate printed values to this many characters.")
+    @click.pass_obj
+    def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int) -> None:
+        obj.root()
+        wanted = {n.strip() for n in include.split(",")} if include else None
+        dumped: dict[str, dict[str, Any]] = {}
+        for task in _tasks(flow_name, path, obj.root()):
+            names = [a.id for a in task.artifacts if wanted is None or a.id in wanted]
+            if wanted:
+                missing = wanted - set(names)
+                if missing:
+                    raise CommandError(f"{task.pathspec} has no artifact {', '.join(sorted(missing))}.")
+            values = {name: task[name].data for name in names}
+            dumped[task.pathspec] = values
+            if out_file is None:
+                click.secho(f"{task.pathspec}", bold=True)
+                for name, value in values.items():
+                    text = repr(value)
+                    if len(text) > max_value_size:
+                        text = text[: max_value_size - 3] + "..."
+                    click.echo(f"  {name} = {text}")
+        if out_file:
+            with open(out_file, "wb") as f:
+                pickle.dump(dumped, f, protocol=5)
+            click.echo(f"Wrote {sum(len(v) for v in dumped.values())} artifacts of {len(dumped)} tasks to {out_file}.")
+
+    @cli.group(help="List or change the tags of a run.")
+    def tag() -> None:
+        pass
+
+    def _run(run_id: str | None) -> Any:
+        from ..client import Flow, Run, namespace
+
+        namespace(None)
+        if run_id is None:
+            run = Flow(flow_name).latest_run
+            if run is None:
+                raise CommandError(f"{flow_name} has no runs yet.")
+            return run
+        return Run(f"{flow_name}/{run_id}")
+
+    @tag.command("list", help="Show the tags of a run (default: the latest).")
+    @click.option("--run-id", default=None)
+    @click.pass_obj
+    def tag_list(obj: Any, run_id: str | None) -> None:
+        obj.root()
+        run = _run(run_id)
+        click.echo(f"{run.pathspec}")
+        click.echo("  user tags:   " + (", ".join(sorted(run.user_tags)) or "(none)"))
+        click.echo("  system tags: " + ", ".join(sorted(run.system_tags)))
+
+    for verb, method in (("add", "add_tags"), ("remove", "remove_tags")):
+
+        def make(verb: str = verb, method: str = method) -> None:
+            @tag.command(verb, help=f"{verb.capitalize()} tags on a run (default: the latest).")
+            @click.argument("tags", nargs=-1, required=True)
+            @click.option("--run-id", default=None)
+            @click.pass_obj
+            def _cmd(obj: Any, tags: tuple[str, ...], run_id: str | None) -> None:
+                obj.root()
+                run = _run(run_id)
+                getattr(run, method)(list(tags))
+                click.echo(f"{run.pathspec}: " + (", ".join(sorted(run.user_tags)) or "(no user tags)"))
+
+        make()
+
+    @tag.command("replace", help="Replace tag OLD by NEW on a run (default: the latest).")
+    @click.argument("old")
+    @click.argument("new")
+    @click.option("--run-id", default=None)
+    @click.pass_obj
+    def tag_replace(obj: Any, old: str, new: str, run_id: str | None) -> None:
+        obj.root()
+        run = _run(run_id)
+        run.replace_tag(old, new)
+        click.echo(f"{run.pathspec}: " + (", ".join(sorted(run.user_tags)) or "(no user tags)"))

@@ -1,0 +1,67 @@
+"""Per-attempt logs: one file per stream, one timestamped line per printed line.
+
+Each line is stored as ``<unix time with microseconds> <text>\n``. The runtime appends while
+the task runs, so a reader sees what a running task has printed so far; ``read_text`` gives
+the plain output back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+
+def log_path(root: Path, flow: str, run: int | str, step: str, task_id: int | str, attempt: int,
+             stream: str) -> Path:
+    return Path(root) / "logs" / flow / str(run) / step / str(task_id) / f"{attempt}.{stream}"
+
+
+class LogWriter:
+    """Appends timestamped lines; creates the file only when there is something to write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self._pending: list[str] = []
+
+    def write(self, timestamp: float, text: str) -> None:
+        self._pending.append(f"{timestamp:.6f} {text}\n")
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._file.write("".join(self._pending))
+        self._file.flush()
+        self._pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_lines(path: Path) -> list[tuple[float, str]]:
+    """``(timestamp, text)`` for every line; empty when the task printed nothing."""
+    try:
+        raw = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in raw.split("\n"):
+        if not line:
+            continue
+        ts, _, text = line.partition(" ")
+        try:
+            out.append((float(ts), text))
+        except ValueError:  # a line not written by LogWriter: keep it whole
+            out.append((0.0, line))
+    return out
+
+
+def read_text(path: Path) -> str:
+    lines = read_lines(path)
+    return "".join(text + "\n" for _, text in lines)

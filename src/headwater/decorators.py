@@ -1,0 +1,122 @@
+"""``@step`` and the base class of step decorators.
+
+Decorators only record: ``@step`` marks a method, ``@retry(times=3)`` appends a spec to the
+method's ``decorators`` list. The graph builder and the runtime read those lists once;
+nothing runs at import time (the habit of click's decorators).
+
+A step decorator subclasses :class:`StepDecorator`, names itself and its defaults, and
+overrides the hooks it needs. Hooks receive keyword arguments only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from .exceptions import HeadwaterException
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadDecoratorArgument(HeadwaterException):
+    headline = "Invalid decorator argument"
+
+
+class StepDecorator:
+    """Base of every step decorator (``@retry``, ``@catch``, ``@timeout``, ...).
+
+    Subclasses set ``name`` and ``defaults``; the user's keyword arguments override the
+    defaults and unknown keywords are refused. Hook methods are no-ops here.
+    """
+
+    name: ClassVar[str] = "decorator"
+    defaults: ClassVar[dict[str, Any]] = {}
+    allow_multiple: ClassVar[bool] = False
+
+    def __new__(cls, func: Any = None, **attributes: Any) -> Any:
+        # Bare ``@retry`` passes the function itself: attach with defaults and return it.
+        inst = super().__new__(cls)
+        if func is not None:
+            if not callable(func):
+                raise BadDecoratorArgument(
+                    f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}("
+                    + ", ".join(f"{k}={v!r}" for k, v in cls.defaults.items()) + ")."
+                )
+            inst.__init__(**attributes)
+            attach(func, inst)
+            return func
+        return inst
+
+    def __init__(self, func: Any = None, **attributes: Any) -> None:
+        unknown = [k for k in attributes if k not in self.defaults]
+        if unknown:
+            allowed = ", ".join(self.defaults) or "none"
+            raise BadDecoratorArgument(
+                f"@{self.name} got an unknown argument {unknown[0]!r}; it accepts: {allowed}."
+            )
+        self.attributes: dict[str, Any] = {**self.defaults, **attributes}
+        self.statically_defined = True
+
+    def copy(self) -> StepDecorator:
+        """A fresh instance with the same arguments (``--with`` adds one per step)."""
+        new = type(self)(**self.attributes)
+        new.statically_defined = self.statically_defined
+        return new
+
+    def __call__(self, func: F) -> F:
+        # Used as @retry(times=2): attach to the function and hand it back.
+        attach(func, self)
+        return func
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({args})"
+
+    # -- hooks: override what you need ------------------------------------------------------
+    def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
+        """Validate arguments once the flow and its configs are known; raise to refuse."""
+
+    def runtime_retry_count(self) -> int:
+        """How many times the runtime may retry a failed attempt of this step."""
+        return 0
+
+    def task_pre_step(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int) -> None:
+        """Runs in the task process before the step function."""
+
+    def task_decorate(self, step_func: Callable[[], Any], *, flow: Any, step_name: str,
+                      retry_count: int, max_retries: int) -> Callable[[], Any]:
+        """Wraps the step function; return the (possibly) new callable."""
+        return step_func
+
+    def task_exception(self, exception: BaseException, *, flow: Any, step_name: str,
+                       retry_count: int, max_retries: int) -> bool:
+        """Called when the step raised; return True when the exception is handled."""
+        return False
+
+    def task_post_step(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int) -> None:
+        """Runs in the task process after the step function succeeded."""
+
+
+def attach(func: Callable[..., Any], deco: StepDecorator) -> None:
+    decos = func.__dict__.setdefault("decorators", [])
+    if not deco.allow_multiple and any(d.name == deco.name for d in decos):
+        raise BadDecoratorArgument(f"@{deco.name} is applied twice to step {func.__name__!r}; keep one.")
+    decos.append(deco)
+
+
+def step(func: F | None = None, *, start: bool = False, end: bool = False) -> Any:
+    """Mark a method of a :class:`~headwater.FlowSpec` as a step.
+
+    ``@step`` is all most steps need; ``@step(start=True)`` or ``@step(end=True)`` makes a
+    step with another name the start or the end of the flow.
+    """
+
+    def mark(f: F) -> F:
+        f.is_step = True  # type: ignore[attr-defined]
+        f.step_flags = {"start": start, "end": end}  # type: ignore[attr-defined]
+        f.__dict__.setdefault("decorators", [])
+        return f
+
+    if func is not None:
+        return mark(func)
+    return mark

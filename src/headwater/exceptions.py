@@ -1,0 +1,82 @@
+"""Every error Headwater raises on purpose.
+
+    HeadwaterException                 base: a headline plus a message that says what to do
+    ├── FlowDefinitionError            the flow's code is wrong (lint findings, bad decorators)
+    │   └── LintError                  one or more findings of ``check``
+    ├── CommandError                   bad command-line input (unknown option, bad value)
+    │   └── ParameterError             a parameter or config value is missing or malformed
+    ├── StepError                      a step broke a rule at run time (bad self.next, foreach)
+    │   ├── MergeArtifactsError        merge_artifacts found conflicting values
+    │   └── UnpicklableArtifactError   an artifact could not be stored (names the artifact)
+    ├── DatastoreError                 the datastore is missing, corrupted, or cannot be written
+    ├── MetadataError                  the metadata database cannot be read or written
+    └── ClientError                    the client was asked for something that does not exist
+        └── NamespaceMismatch          the object exists but in another namespace
+
+Errors from other libraries (sqlite3, OSError, boto3, ray) are translated at the layer that
+calls them, so a user sees one of these with a sentence about their flow.
+"""
+
+from __future__ import annotations
+
+
+class HeadwaterException(Exception):
+    headline = "Headwater error"
+    exit_code = 1
+
+    def __init__(self, message: str = "", *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where  # "file.py:12" when the error points at the user's code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class FlowDefinitionError(HeadwaterException):
+    headline = "The flow is not valid"
+
+
+class LintError(FlowDefinitionError):
+    headline = "The flow failed validation"
+
+    def __init__(self, findings: list) -> None:
+        self.findings = findings
+        super().__init__("\n".join(str(f) for f in findings))
+
+
+class CommandError(HeadwaterException):
+    headline = "Invalid command"
+    exit_code = 2
+
+
+class ParameterError(CommandError):
+    headline = "Invalid parameter"
+
+
+class StepError(HeadwaterException):
+    headline = "Step error"
+
+
+class MergeArtifactsError(StepError):
+    headline = "merge_artifacts failed"
+
+
+class UnpicklableArtifactError(StepError):
+    headline = "An artifact could not be stored"
+
+
+class DatastoreError(HeadwaterException):
+    headline = "Datastore error"
+
+
+class MetadataError(HeadwaterException):
+    headline = "Metadata error"
+
+
+class ClientError(HeadwaterException):
+    headline = "Not found"
+
+
+class NamespaceMismatch(ClientError):
+    headline = "Object not in the current namespace"

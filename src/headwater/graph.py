@@ -1,0 +1,341 @@
+"""The flow graph, extracted from the flow's source code without running any step.
+
+Every ``@step`` method becomes a :class:`StepNode`. Its transitions come from the
+``self.next(...)`` call that ends its body, read from the syntax tree:
+
+- ``self.next(self.a)``                      linear
+- ``self.next(self.a, self.b)``              static split (one task per branch)
+- ``self.next(self.a, foreach="items")``     foreach (one task per item)
+- ``self.next({"x": self.a, "y": self.b}, condition="attr")``   switch (one branch taken)
+
+A step whose method takes ``(self, inputs)`` is a join. The graph only records what it
+finds; :mod:`headwater.lint` decides what is wrong with it, so that ``check`` can report
+every problem at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+START, END = "start", "end"
+
+
+@dataclass
+class StepNode:
+    """One step of a flow as the source code describes it."""
+
+    name: str
+    file: str
+    lineno: int
+    doc: str = ""
+    num_args: int = 0  # positional arguments after ``self``
+    type: str = "linear"  # start | end | linear | split | foreach | switch | join
+    out_funcs: list[str] = field(default_factory=list)
+    in_funcs: list[str] = field(default_factory=list)
+    has_tail_next: bool = False
+    tail_next_lineno: int = 0
+    invalid_tail_next: str = ""  # why the final self.next(...) could not be understood
+    foreach_param: str | None = None
+    condition: str | None = None
+    switch_cases: dict[str, str] = field(default_factory=dict)
+    switch_bad_keys: bool = False
+    split_parents: list[str] = field(default_factory=list)
+    matching_join: str | None = None
+    is_start: bool = False
+    is_end: bool = False
+    decorators: list[Any] = field(default_factory=list)
+
+    @property
+    def is_join(self) -> bool:
+        return self.num_args == 1
+
+    @property
+    def opens_split(self) -> bool:
+        """True when this step's tasks fan out into branches that a join must gather."""
+        return self.foreach_param is not None or (len(self.out_funcs) > 1 and self.condition is None)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.lineno}"
+
+
+class FlowGraph:
+    """The steps of a flow class, in source order, with their transitions.
+
+    >>> graph = FlowGraph(MyFlow)          # doctest: +SKIP
+    >>> graph["start"].out_funcs
+    ['train']
+    """
+
+    def __init__(self, flow_cls: type) -> None:
+        self.name = flow_cls.__name__
+        self.nodes: dict[str, StepNode] = {}
+        self.doc = inspect.getdoc(flow_cls) or ""
+        for func_name, func in _step_functions(flow_cls):
+            self.nodes[func_name] = _node_from_function(func_name, func)
+        self._mark_start_end()
+        self._link()
+
+    # -- access -------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> StepNode:
+        return self.nodes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.nodes
+
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def start(self) -> str | None:
+        starts = [n.name for n in self.nodes.values() if n.is_start]
+        return starts[0] if len(starts) == 1 else None
+
+    @property
+    def end(self) -> str | None:
+        ends = [n.name for n in self.nodes.values() if n.is_end]
+        return ends[0] if len(ends) == 1 else None
+
+    def sorted_nodes(self) -> list[StepNode]:
+        """Steps in execution order: a breadth-first walk from the start step, then orphans."""
+        order: list[str] = []
+        start = self.start
+        queue = [start] if start else []
+        while queue:
+            name = queue.pop(0)
+            if name in order or name not in self.nodes:
+                continue
+            order.append(name)
+            queue.extend(self.nodes[name].out_funcs)
+        order += [n for n in self.nodes if n not in order]
+        return [self.nodes[n] for n in order]
+
+    # -- construction -------------------------------------------------------------------
+    def _mark_start_end(self) -> None:
+        flagged_start = [n for n in self.nodes.values() if n.is_start]
+        flagged_end = [n for n in self.nodes.values() if n.is_end]
+        if not flagged_start and START in self.nodes:
+            self.nodes[START].is_start = True
+        if not flagged_end and END in self.nodes:
+            self.nodes[END].is_end = True
+        for node in self.nodes.values():
+            if node.is_start and node.type == "linear":
+                node.type = "start"
+            if node.is_end:
+                node.type = "end"
+
+    def _link(self) -> None:
+        for node in self.nodes.values():
+            for target in node.out_funcs:
+                if target in self.nodes and node.name not in self.nodes[target].in_funcs:
+                    self.nodes[target].in_funcs.append(node.name)
+        start = self.start
+        if start:
+            self._traverse(start, [], set())
+
+    def _traverse(self, name: str, split_parents: list[str], seen: set[str]) -> None:
+        """Record, for every step, the splits that are open when it runs (as Metaflow does)."""
+        node = self.nodes[name]
+        if name in seen:
+            return
+        seen.add(name)
+        node.split_parents = list(split_parents)
+        children_parents = split_parents
+        if node.is_join and split_parents:
+            split = self.nodes[split_parents[-1]]
+            if split.matching_join is None:
+                split.matching_join = name
+            children_parents = split_parents[:-1]
+        if node.opens_split:
+            children_parents = children_parents + [name]
+        for target in node.out_funcs:
+            if target in self.nodes:
+                self._traverse(target, children_parents, seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly description (used by the UI, cards and ``show``)."""
+        return {
+            "name": self.name,
+            "doc": self.doc,
+            "steps": [
+                {
+                    "name": n.name,
+                    "type": n.type,
+                    "doc": n.doc,
+                    "next": n.out_funcs,
+                    "foreach": n.foreach_param,
+                    "condition": n.condition,
+                    "line": n.lineno,
+                }
+                for n in self.sorted_nodes()
+            ],
+        }
+
+    def output_dot(self) -> str:
+        """The graph in Graphviz DOT."""
+        lines = [f'digraph "{self.name}" {{', "  rankdir=TB;", "  node [shape=box, style=rounded];"]
+        for node in self.sorted_nodes():
+            label = node.name
+            if node.foreach_param:
+                label += f"\\nforeach {node.foreach_param}"
+            if node.condition:
+                label += f"\\nswitch on {node.condition}"
+            lines.append(f'  "{node.name}" [label="{label}"];')
+            for target in node.out_funcs:
+                edge = ""
+                for key, step in node.switch_cases.items():
+                    if step == target:
+                        edge = f' [label="{key}"]'
+                lines.append(f'  "{node.name}" -> "{target}"{edge};')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+# -- source reading ---------------------------------------------------------------------
+
+
+def _step_functions(flow_cls: type) -> list[tuple[str, Any]]:
+    """Step methods of the class and its bases, in source order, subclasses first."""
+    seen: dict[str, Any] = {}
+    for klass in flow_cls.__mro__:
+        for attr, value in vars(klass).items():
+            if attr not in seen and callable(value) and getattr(value, "is_step", False):
+                seen[attr] = value
+    return sorted(seen.items(), key=lambda kv: (kv[1].__code__.co_filename, kv[1].__code__.co_firstlineno))
+
+
+def _node_from_function(name: str, func: Any) -> StepNode:
+    code = func.__code__
+    node = StepNode(
+        name=name,
+        file=code.co_filename,
+        lineno=code.co_firstlineno,
+        doc=inspect.getdoc(func) or "",
+        num_args=code.co_argcount - 1,
+        is_start=bool(getattr(func, "step_flags", {}).get("start")),
+        is_end=bool(getattr(func, "step_flags", {}).get("end")),
+        decorators=list(getattr(func, "decorators", [])),
+    )
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        node.invalid_tail_next = "the source of this step could not be read"
+        return node
+    tree = ast.parse(source)
+    fdef = tree.body[0]
+    if not isinstance(fdef, ast.FunctionDef | ast.AsyncFunctionDef):
+        return node
+    # The def line, not the first decorator line, is what a user looks for.
+    node.lineno = code.co_firstlineno + fdef.lineno - 1
+    if node.num_args == 1:
+        node.type = "join"
+    body = [stmt for stmt in fdef.body if not _is_docstring(stmt)]
+    if not body:
+        return node
+    tail = body[-1]
+    call = tail.value if isinstance(tail, ast.Expr) else None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "next"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "self"
+    ):
+        return node
+    node.has_tail_next = True
+    node.tail_next_lineno = code.co_firstlineno + tail.lineno - 1
+    _read_next_call(node, call)
+    return node
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
+def _self_attr(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        return expr.attr
+    return None
+
+
+def _read_next_call(node: StepNode, call: ast.Call) -> None:
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    unknown = [k for k in keywords if k not in ("foreach", "condition", "num_parallel")]
+    if unknown:
+        node.invalid_tail_next = f"self.next() got an unknown keyword argument {unknown[0]!r}"
+        return
+    if not call.args:
+        node.invalid_tail_next = "self.next() needs at least one target step, e.g. self.next(self.end)"
+        return
+    if isinstance(call.args[0], ast.Dict):
+        _read_switch(node, call, keywords)
+        return
+    targets = []
+    for arg in call.args:
+        attr = _self_attr(arg)
+        if attr is None:
+            node.invalid_tail_next = (
+                f"self.next() arguments must be steps written as self.<step>, not {ast.unparse(arg)!r}"
+            )
+            return
+        targets.append(attr)
+    node.out_funcs = targets
+    if "condition" in keywords:
+        node.invalid_tail_next = "condition= goes with a dict of cases: self.next({'a': self.a, 'b': self.b}, condition='attr')"
+        return
+    if "foreach" in keywords:
+        value = keywords["foreach"]
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            node.invalid_tail_next = "foreach= must be the name of an artifact as a string literal, e.g. foreach='items'"
+            return
+        node.foreach_param = value.value
+        if len(targets) != 1:
+            node.invalid_tail_next = "a foreach goes to exactly one step: self.next(self.body, foreach='items')"
+            return
+        if node.type != "join" and not node.is_end:
+            node.type = "foreach"
+        elif node.type == "join":
+            node.type = "join"
+    elif len(targets) > 1 and node.type != "join":
+        node.type = "split"
+
+
+def _read_switch(node: StepNode, call: ast.Call, keywords: dict[str | None, ast.expr]) -> None:
+    cases: dict[str, str] = {}
+    mapping = call.args[0]
+    assert isinstance(mapping, ast.Dict)
+    for key, value in zip(mapping.keys, mapping.values, strict=True):
+        attr = _self_attr(value)
+        if attr is None:
+            node.invalid_tail_next = "each case of a conditional self.next() must map to a step written as self.<step>"
+            return
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str | int | bool)):
+            node.switch_bad_keys = True
+            continue
+        cases[str(key.value)] = attr
+    if len(call.args) > 1:
+        node.invalid_tail_next = "a conditional self.next() takes one dict of cases and condition='attr'"
+        return
+    cond = keywords.get("condition")
+    if cond is None:
+        node.invalid_tail_next = "a dict of cases needs condition='<artifact name>' to choose between them"
+        return
+    if not (isinstance(cond, ast.Constant) and isinstance(cond.value, str)):
+        node.invalid_tail_next = "condition= must be the name of an artifact as a string literal"
+        return
+    node.condition = cond.value
+    node.switch_cases = cases
+    node.out_funcs = list(dict.fromkeys(cases.values()))
+    if node.type != "join":
+        node.type = "switch"

@@ -1,0 +1,343 @@
+"""Run records in an embedded SQLite database (WAL mode), one file per datastore.
+
+Tables (the same schema serves the HTTP metadata service on PostgreSQL later):
+
+    flows      one row per flow name
+    runs       (flow, run_number) status, user, times, heartbeat, origin run, code package
+    tags       (flow, run_number, tag) with a system flag
+    tasks      (flow, run_number, task_id) step, status, latest attempt, foreach position, parents
+    attempts   (flow, run_number, task_id, attempt) status, times, exit reason, exception, host, pid
+    artifacts  (flow, run_number, task_id, attempt, name) blob key, type, size
+    task_meta  (flow, run_number, task_id, field) free-form task metadata (origin, runtime, ...)
+
+During a run the scheduler is the only writer; task processes and clients read. Run numbers
+are allocated inside an IMMEDIATE transaction so two terminals starting the same flow at the
+same moment get different numbers. Parameters are the artifacts of task 0 of step
+``_parameters``, as in Metaflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import MetadataError
+
+SCHEMA_VERSION = 1
+PARAMS_STEP = "_parameters"
+PARAMS_TASK = 0
+
+
+class Status(str, Enum):
+    """Lifecycle of runs, tasks and attempts, stored as its text."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+SCHEMA = """
+CREATE TABLE flows (
+    flow TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE runs (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    heartbeat_at REAL,
+    origin_run_id TEXT,
+    code_key TEXT,
+    graph TEXT,
+    host TEXT,
+    pid INTEGER,
+    PRIMARY KEY (flow, run_number)
+);
+CREATE INDEX runs_by_status ON runs (flow, status, run_number);
+CREATE TABLE tags (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    system INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (flow, run_number, tag)
+);
+CREATE INDEX tags_by_tag ON tags (flow, tag);
+CREATE TABLE tasks (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    foreach_stack TEXT,
+    parents TEXT,
+    origin_run_id TEXT,
+    origin_task_id INTEGER,
+    PRIMARY KEY (flow, run_number, task_id)
+);
+CREATE INDEX tasks_by_step ON tasks (flow, run_number, step);
+CREATE TABLE attempts (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    exit_reason TEXT,
+    exception TEXT,
+    host TEXT,
+    pid INTEGER,
+    PRIMARY KEY (flow, run_number, task_id, attempt)
+);
+CREATE TABLE artifacts (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (flow, run_number, task_id, attempt, name)
+);
+CREATE TABLE task_meta (
+    flow TEXT NOT NULL,
+    run_number INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT,
+    PRIMARY KEY (flow, run_number, task_id, field)
+);
+"""
+
+
+class SQLiteMetadata:
+    """Read and write run records. One instance per process; not shared across fork.
+
+    >>> md = SQLiteMetadata(Path(".headwater"))          # doctest: +SKIP
+    >>> run_number = md.new_run("TrainFlow", user="ana", tags=["v1"], system_tags=[])
+    """
+
+    def __init__(self, root: Path, *, readonly: bool = False) -> None:
+        self.path = Path(root) / "metadata.db"
+        self._lock = threading.RLock()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise MetadataError(f"no metadata database at {self.path}")
+                uri = f"file:{self.path}?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            if not readonly:
+                self._ensure_schema()
+        except sqlite3.Error as exc:
+            raise MetadataError(f"cannot open the metadata database {self.path}: {exc}") from exc
+
+    def _ensure_schema(self) -> None:
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        self.db.execute("PRAGMA journal_mode = WAL")
+        with self.transaction():
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- transactions ----------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    # -- runs ------------------------------------------------------------------------------
+    def new_run(self, flow: str, *, user: str, tags: Iterable[str], system_tags: Iterable[str],
+                origin_run_id: str | None = None, graph: dict | None = None) -> int:
+        """Create a run and return its number (1, 2, 3, ... per flow)."""
+        now = time.time()
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO flows VALUES (?, ?)", (flow, now))
+            (number,) = self.db.execute(
+                "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE flow = ?", (flow,)
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO runs (flow, run_number, user, status, created_at, heartbeat_at,"
+                " origin_run_id, graph, host, pid) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (flow, number, user, Status.RUNNING.value, now, now, origin_run_id,
+                 json.dumps(graph) if graph else None, socket.gethostname(), os.getpid()),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)",
+                [(flow, number, t, 0) for t in tags] + [(flow, number, t, 1) for t in system_tags],
+            )
+        return number
+
+    def set_run_code(self, flow: str, run: int, code_key: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE runs SET code_key = ? WHERE flow = ? AND run_number = ?",
+                            (code_key, flow, run))
+
+    def heartbeat(self, flow: str, run: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE flow = ? AND run_number = ?",
+                            (time.time(), flow, run))
+
+    def finish_run(self, flow: str, run: int, status: Status) -> None:
+        now = time.time()
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ? WHERE flow = ? AND run_number = ?",
+                (status.value, now, now, flow, run),
+            )
+
+    # -- tasks and attempts --------------------------------------------------------------
+    def new_task(self, flow: str, run: int, task_id: int, step: str, *, foreach_stack: Any = None,
+                 parents: Sequence[int] = (), origin: tuple[str, int] | None = None,
+                 status: Status = Status.RUNNING, attempt: int = 0, finished: bool = False) -> None:
+        now = time.time()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (flow, run, task_id, step, status.value, attempt, now, now if finished else None,
+                 json.dumps(foreach_stack) if foreach_stack else None, json.dumps(list(parents)),
+                 origin[0] if origin else None, origin[1] if origin else None),
+            )
+
+    def start_attempt(self, flow: str, run: int, task_id: int, attempt: int, *,
+                      host: str | None = None, pid: int | None = None) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO attempts (flow, run_number, task_id, attempt, status, started_at, host, pid)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (flow, run, task_id, attempt, Status.RUNNING.value, time.time(), host, pid),
+            )
+            self.db.execute(
+                "UPDATE tasks SET attempt = ?, status = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
+                (attempt, Status.RUNNING.value, flow, run, task_id),
+            )
+
+    def set_attempt_pid(self, flow: str, run: int, task_id: int, attempt: int, pid: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE attempts SET pid = ? WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = ?",
+                (pid, flow, run, task_id, attempt),
+            )
+
+    def finish_attempt(self, flow: str, run: int, task_id: int, attempt: int, *, status: Status,
+                       exit_reason: str | None = None, exception: dict | None = None,
+                       artifacts: Sequence[tuple[str, str, str, int]] = (),
+                       task_final: bool = True,
+                       host_pid: tuple[str | None, int | None] | None = None) -> None:
+        """Record an attempt's outcome and its artifacts in one transaction.
+
+        ``task_final`` is False when the runtime will retry, so the task stays running.
+        """
+        now = time.time()
+        with self.transaction():
+            self.db.execute(
+                "UPDATE attempts SET status = ?, finished_at = ?, exit_reason = ?, exception = ?"
+                " WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = ?",
+                (status.value, now, exit_reason, json.dumps(exception) if exception else None,
+                 flow, run, task_id, attempt),
+            )
+            if host_pid and host_pid[1]:
+                self.db.execute(
+                    "UPDATE attempts SET host = ?, pid = ? WHERE flow = ? AND run_number = ?"
+                    " AND task_id = ? AND attempt = ?", (*host_pid, flow, run, task_id, attempt))
+            if artifacts:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?,?,?,?,?)",
+                    [(flow, run, task_id, attempt, *a) for a in artifacts],
+                )
+            if task_final:
+                self.db.execute(
+                    "UPDATE tasks SET status = ?, finished_at = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
+                    (status.value, now, flow, run, task_id),
+                )
+
+    def add_artifacts(self, flow: str, run: int, task_id: int, attempt: int,
+                      artifacts: Sequence[tuple[str, str, str, int]]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?,?,?,?,?)",
+                [(flow, run, task_id, attempt, *a) for a in artifacts],
+            )
+
+    def set_task_meta(self, flow: str, run: int, task_id: int, fields: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO task_meta VALUES (?,?,?,?,?)",
+                [(flow, run, task_id, k, json.dumps(v)) for k, v in fields.items()],
+            )
+
+    def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
+        """name -> (key, type, size) for one attempt of a task."""
+        rows = self.query(
+            "SELECT name, key, type, size FROM artifacts WHERE flow = ? AND run_number = ?"
+            " AND task_id = ? AND attempt = ?",
+            (flow, run, task_id, attempt),
+        )
+        return {name: (key, typ, size) for name, key, typ, size in rows}
+
+    # -- tags ------------------------------------------------------------------------------
+    def tags_of(self, flow: str, run: int) -> list[tuple[str, bool]]:
+        return [(t, bool(s)) for t, s in self.query(
+            "SELECT tag, system FROM tags WHERE flow = ? AND run_number = ? ORDER BY tag", (flow, run))]
+
+    def change_tags(self, flow: str, run: int, *, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        with self.transaction():
+            self.db.executemany("DELETE FROM tags WHERE flow = ? AND run_number = ? AND tag = ? AND system = 0",
+                                [(flow, run, t) for t in remove])
+            self.db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?, ?, 0)",
+                                [(flow, run, t) for t in add])
+
+
+class _Transaction:
+    """``with md.transaction():`` BEGIN IMMEDIATE ... COMMIT, reentrant within a thread."""
+
+    def __init__(self, md: SQLiteMetadata) -> None:
+        self.md = md
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.md._lock.acquire()
+        self.outer = not self.md.db.in_transaction
+        if self.outer:
+            try:
+                self.md.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self.md._lock.release()
+                raise MetadataError(f"cannot write to {self.md.path}: {exc}") from exc
+        return self.md.db
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if self.outer:
+                self.md.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.md._lock.release()

@@ -1,0 +1,48 @@
+"""Step decorators and integrations, each in its own module, loaded by name when used.
+
+``--with retry:times=2`` and ``HEADWATER_DEFAULT_DECOSPECS`` name decorators by these keys.
+"""
+
+from __future__ import annotations
+
+import ast
+from importlib import import_module
+from typing import Any
+
+from ..exceptions import CommandError
+
+STEP_DECORATORS = {
+    "retry": "headwater.plugins.retry:retry",
+    "catch": "headwater.plugins.catch:catch",
+    "timeout": "headwater.plugins.timeout:timeout",
+    "resources": "headwater.plugins.resources:resources",
+    "environment": "headwater.plugins.environment:environment",
+}
+
+
+def decorator_class(name: str) -> Any:
+    if name not in STEP_DECORATORS:
+        import difflib
+
+        close = difflib.get_close_matches(name, STEP_DECORATORS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise CommandError(f"unknown decorator {name!r} in --with.{hint} Known: {', '.join(STEP_DECORATORS)}.")
+    module, _, attr = STEP_DECORATORS[name].partition(":")
+    return getattr(import_module(module), attr)
+
+
+def decorator_from_spec(spec: str) -> Any:
+    """``"retry:times=2,minutes_between_retries=0"`` -> a ``retry`` decorator instance."""
+    name, _, args = spec.partition(":")
+    kwargs: dict[str, Any] = {}
+    for part in filter(None, args.split(",")):
+        key, sep, raw = part.partition("=")
+        if not sep:
+            raise CommandError(f"--with {spec}: arguments are written key=value, got {part!r}.")
+        try:
+            kwargs[key.strip()] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            kwargs[key.strip()] = raw.strip()
+    deco = decorator_class(name.strip())(**kwargs)
+    deco.statically_defined = False
+    return deco

@@ -1,0 +1,20 @@
+"""``@resources(cpu=, memory=, gpu=)``: what a step needs; remote executors request it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..decorators import BadDecoratorArgument, StepDecorator
+
+
+class resources(StepDecorator):  # noqa: N801
+    name = "resources"
+    defaults = {"cpu": 1, "memory": 4096, "gpu": 0, "disk": None, "shared_memory": None}
+
+    def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
+        for key in ("cpu", "memory", "gpu"):
+            value = self.attributes[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise BadDecoratorArgument(
+                    f"@resources on step {step_name!r}: {key} must be a non-negative number, got {value!r}."
+                )

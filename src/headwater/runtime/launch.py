@@ -1,0 +1,141 @@
+"""Getting a run going: validate the flow, fix its inputs, record the run, start the scheduler.
+
+Everything that can be wrong with the user's input (lint findings, a bad parameter, a missing
+config or included file) is found before anything is written, so a refused run leaves no
+trace on disk.
+"""
+
+from __future__ import annotations
+
+import platform
+import queue
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..configs import flow_configs, resolve_delayed
+from ..exceptions import ParameterError
+from ..graph import FlowGraph
+from ..parameters import Parameter, flow_parameters
+
+
+def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
+                 config_texts: dict[str, str] | None = None,
+                 extra_decorators: list[Any] | None = None) -> tuple[FlowGraph, dict[str, Any]]:
+    """Read configs, resolve decorator arguments, build and lint the graph."""
+    from ..lint import check
+
+    config_paths = config_paths or {}
+    config_texts = config_texts or {}
+    configs = flow_configs(flow_cls)
+    known = {c.name for c in configs}
+    for name in (*config_paths, *config_texts):
+        if name not in known:
+            raise ParameterError(
+                f"--config {name}: the flow has no Config named {name!r}"
+                + (f"; its configs are: {', '.join(sorted(known))}" if known else "")
+            )
+    values: dict[str, Any] = {}
+    for cfg in configs:
+        values[cfg.attr] = cfg.load(config_paths.get(cfg.name), config_texts.get(cfg.name))
+    flow_cls._hw_config_values = values  # type: ignore[attr-defined]
+    graph = FlowGraph(flow_cls)
+    for node in graph:
+        for deco in extra_decorators or ():
+            if not any(d.name == deco.name for d in node.decorators):
+                node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
+        for deco in node.decorators:
+            deco.attributes = resolve_delayed(deco.attributes, values)
+    check(graph)
+    for node in graph:
+        for deco in node.decorators:
+            deco.step_init(flow=flow_cls, graph=graph, step_name=node.name)
+    return graph, values
+
+
+def resolve_parameters(flow_cls: type, given: dict[str, str | None], *, user: str) -> dict[str, Any]:
+    """Values of every parameter; all problems are reported together."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for param in flow_parameters(flow_cls):
+        try:
+            values[param.attr] = param.resolve(given.get(param.name), flow_name=flow_cls.__name__, user=user)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("\n".join(problems))
+    flow_cls._hw_param_values = values  # type: ignore[attr-defined]
+    return values
+
+
+def class_constants(flow_cls: type) -> dict[str, Any]:
+    """Class-level values a flow defines (not steps, parameters or private names)."""
+    from ..flowspec import FlowSpec
+
+    out: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass is object or klass is FlowSpec or not issubclass(klass, FlowSpec):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or callable(value) or isinstance(value, Parameter | property | staticmethod | classmethod):
+                continue
+            out[name] = value
+    return out
+
+
+def system_tags(user: str) -> list[str]:
+    return [
+        f"user:{user}",
+        "runtime:local",
+        f"python_version:{platform.python_version()}",
+        f"headwater_version:{__version__}",
+    ]
+
+
+def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], configs: dict[str, Any],
+               root: Path, user: str, tags: list[str], max_workers: int, max_num_splits: int,
+               console: Any, script: str, run_id_file: str | None = None,
+               executor_name: str = "fork") -> tuple[int, bool]:
+    """Record a new run and execute it. Returns (run number, succeeded)."""
+    from ..datastore.codepackage import build_package
+    from ..executors import make_executor
+    from ..metadata import PARAMS_STEP, PARAMS_TASK, Status
+    from .scheduler import Scheduler
+    from .stores import open_stores
+
+    events: queue.Queue = queue.Queue()
+    # The executor may fork a template process: do it before opening the database.
+    executor = make_executor(executor_name, flow_cls, graph, root)
+    executor.start(events, console)
+    md, blobs = open_stores(root)
+    try:
+        run = md.new_run(flow_cls.__name__, user=user, tags=tags, system_tags=system_tags(user),
+                         graph=graph.to_dict())
+        if run_id_file:
+            Path(run_id_file).write_text(str(run), encoding="utf-8")
+        console.info(f"Run {flow_cls.__name__}/{run} started by {user} (datastore {root})")
+        artifacts = []
+        stored = {**class_constants(flow_cls), **configs, **params}
+        for name, value in stored.items():
+            try:
+                ref = blobs.save(value)
+            except Exception as exc:  # noqa: BLE001
+                raise ParameterError(f"the value of {name!r} cannot be stored: {exc}") from None
+            artifacts.append((name, ref.key, ref.type, ref.size))
+        with md.transaction():
+            md.new_task(flow_cls.__name__, run, PARAMS_TASK, PARAMS_STEP, status=Status.SUCCEEDED, finished=True)
+            md.start_attempt(flow_cls.__name__, run, PARAMS_TASK, 0)
+            md.finish_attempt(flow_cls.__name__, run, PARAMS_TASK, 0, status=Status.SUCCEEDED, artifacts=artifacts)
+        flow_file = Path(sys.modules[flow_cls.__module__].__file__ or script)
+        md.set_run_code(flow_cls.__name__, run, blobs.save_bytes(build_package(flow_file)))
+        scheduler = Scheduler(
+            flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
+            run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,
+            max_num_splits=max_num_splits, parameter_names=list(params), script=script,
+        )
+        ok = scheduler.execute()
+        return run, ok
+    finally:
+        executor.close()
+        md.close()

@@ -1,0 +1,249 @@
+"""One attempt of one task: the single entry point every executor runs.
+
+``run_attempt(spec, flow_cls, graph)`` loads the parent task's artifact references, sets
+``current``, runs the decorators' hooks around the step function, stores every artifact the
+step assigned (unchanged inherited ones are passed on by reference), checks the transition
+against the graph, and returns a small result dict. It never writes metadata: the runtime
+records the result, so that during a run the metadata database has a single writer.
+
+A local fork, a subprocess, a Ray worker or a Kubernetes pod differ only in how they deliver
+the ``TaskSpec`` here and the result back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .current import current
+from .exceptions import HeadwaterException, StepError, UnpicklableArtifactError
+from .flowspec import FlowSpec, Inputs
+
+
+@dataclass
+class TaskSpec:
+    """Everything an attempt needs, small and picklable."""
+
+    flow: str
+    run: int
+    step: str
+    task_id: int
+    attempt: int
+    root: str
+    parents: list[tuple[int, str, int]] = field(default_factory=list)  # (task_id, step, attempt)
+    frames: list[dict] = field(default_factory=list)  # open splits, outermost first
+    max_num_splits: int = 100
+    max_retries: int = 0
+    user: str = ""
+    tags: list[str] = field(default_factory=list)
+    origin_run_id: str | None = None
+    parameter_names: list[str] = field(default_factory=list)
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run}/{self.step}/{self.task_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores: Any = None) -> dict[str, Any]:
+    """Run the step and return ``{"ok": bool, "artifacts": [...], "next": [...], ...}``."""
+    from .runtime.stores import open_stores
+
+    started = time.time()
+    md, blobs = stores or open_stores(Path(spec.root), readonly=True)
+    node = graph[spec.step]
+    decos = list(node.decorators)
+    tempdir: str | None = None
+    result: dict[str, Any] = {"ok": False, "started_at": started, "host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        flow = _build_flow(spec, flow_cls, graph, md, blobs, node)
+        current._set(
+            flow_name=spec.flow, run_id=str(spec.run), step_name=spec.step, task_id=str(spec.task_id),
+            retry_count=spec.attempt, max_retries=spec.max_retries, origin_run_id=spec.origin_run_id,
+            username=spec.user, namespace=f"user:{spec.user}", tags=list(spec.tags),
+            parameter_names=list(spec.parameter_names),
+        )
+        hook_args = {"flow": flow, "step_name": spec.step, "retry_count": spec.attempt,
+                     "max_retries": spec.max_retries}
+        func = getattr(flow, spec.step)
+        if node.is_join:
+            inputs = Inputs([_parent_view(p, spec, flow_cls, graph, md, blobs) for p in spec.parents])
+            call = lambda: func(inputs)  # noqa: E731
+        else:
+            call = func
+        for deco in decos:
+            deco.task_pre_step(**hook_args)
+        for deco in decos:
+            call = deco.task_decorate(call, **hook_args)
+        try:
+            call()
+            handled = True
+            error: BaseException | None = None
+        except Exception as exc:  # the step's own failure, reported below
+            error = exc
+            handled = any(deco.task_exception(exc, **hook_args) for deco in decos)
+            if not handled:
+                raise
+        if error is None:
+            for deco in decos:
+                deco.task_post_step(**hook_args)
+        result.update(_finish(flow, node, spec, blobs))
+        result["ok"] = handled
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
+        result["exception"] = describe_exception(exc)
+        traceback.print_exc(file=sys.stderr)
+        _print_hint(exc)
+    finally:
+        tempdir = current._tempdir
+        current._reset()
+        if tempdir:
+            shutil.rmtree(tempdir, ignore_errors=True)
+    result["finished_at"] = time.time()
+    return result
+
+
+def _build_flow(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, md: Any, blobs: Any, node: Any) -> FlowSpec:
+    from .metadata import PARAMS_TASK
+
+    params = md.artifacts_of(spec.flow, spec.run, PARAMS_TASK, 0)
+    flow = flow_cls.__new__(flow_cls)
+    if node.is_join or not spec.parents:
+        refs: dict[str, Any] = {}
+    else:
+        parent_id, _, parent_attempt = spec.parents[0]
+        refs = md.artifacts_of(spec.flow, spec.run, parent_id, parent_attempt)
+    flow._hw_bind(artifacts=dict(refs), params=params, store=blobs, graph=graph, step=spec.step,
+                  frames=spec.frames, is_join=node.is_join)
+    return flow
+
+
+def _parent_view(parent: tuple[int, str, int], spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any,
+                 md: Any, blobs: Any) -> FlowSpec:
+    task_id, step, attempt = parent
+    view = flow_cls.__new__(flow_cls)
+    refs = md.artifacts_of(spec.flow, spec.run, task_id, attempt)
+    view._hw_bind(artifacts=refs, params={}, store=blobs, graph=None, step=step)
+    return view
+
+
+def _finish(flow: FlowSpec, node: Any, spec: TaskSpec, blobs: Any) -> dict[str, Any]:
+    """Store the artifacts and work out the transition."""
+    d = flow.__dict__
+    transition = d.get("_hw_transition")
+    out: dict[str, Any] = {}
+    if node.is_end:
+        if transition is not None:
+            raise StepError(f"the end step {spec.step!r} must not call self.next().")
+        out["next"] = []
+    else:
+        if transition is None:
+            raise StepError(
+                f"step {spec.step!r} finished without calling self.next(); end it with "
+                f"self.next(self.{node.out_funcs[0] if node.out_funcs else '<step>'})."
+            )
+        out.update(_resolve_transition(flow, node, transition, spec))
+    out["artifacts"] = _persist(flow, blobs)
+    return out
+
+
+def _resolve_transition(flow: FlowSpec, node: Any, t: dict[str, Any], spec: TaskSpec) -> dict[str, Any]:
+    if "cases" in t:
+        value = getattr(flow, t["condition"], _MISSING)
+        if value is _MISSING:
+            raise StepError(
+                f"step {spec.step!r} switches on condition={t['condition']!r}, but self.{t['condition']} "
+                "is not set; assign it before calling self.next()."
+            )
+        key = str(value)
+        if key not in t["cases"]:
+            raise StepError(
+                f"step {spec.step!r}: self.{t['condition']} is {value!r}, which is not one of the "
+                f"cases {list(t['cases'])}; add a case for it or change the value."
+            )
+        return {"next": [t["cases"][key]], "case": key}
+    if t["foreach"]:
+        var = t["foreach"]
+        items = getattr(flow, var, _MISSING)
+        if items is _MISSING:
+            raise StepError(f"step {spec.step!r}: foreach={var!r} but self.{var} is not set; assign the list first.")
+        try:
+            n = len(items)
+            if n:
+                items[0]
+        except TypeError:
+            raise StepError(
+                f"step {spec.step!r}: foreach={var!r} needs a list-like artifact (with len() and "
+                f"indexing), but self.{var} is a {type(items).__name__}; wrap it with list(...)."
+            ) from None
+        if n == 0:
+            raise StepError(
+                f"step {spec.step!r}: foreach={var!r} got an empty list, so there is nothing to run. "
+                "Make sure the list has items, or choose another path with a conditional self.next()."
+            )
+        if n > spec.max_num_splits:
+            raise StepError(
+                f"step {spec.step!r}: foreach={var!r} would start {n} tasks, more than --max-num-splits "
+                f"{spec.max_num_splits}. Raise the limit (run --max-num-splits {n}) if this is intended."
+            )
+        return {"next": t["targets"], "foreach": var, "num_splits": n,
+                "values": [_frame_value(items[i]) for i in range(min(n, 10_000))]}
+    return {"next": t["targets"]}
+
+
+def _frame_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
+    """Store new and loaded artifacts; pass untouched inherited ones on by reference."""
+    d = flow.__dict__
+    refs: Mapping[str, Any] = d["_hw_refs"]
+    params = d["_hw_params"]
+    out: dict[str, tuple[str, str, str, int]] = {}
+    for name, ref in refs.items():
+        if name not in d:
+            out[name] = (name, *ref)
+    for name, ref in params.items():
+        out[name] = (name, *ref)
+    for name, value in d.items():
+        if name.startswith("_hw_") or name in params:
+            continue
+        try:
+            saved = blobs.save(value)
+        except Exception as exc:
+            raise UnpicklableArtifactError(
+                f"the artifact self.{name} (a {type(value).__module__}.{type(value).__qualname__}) "
+                f"cannot be stored: {exc}. Store something picklable instead (e.g. the object's "
+                f"state), or delete it with `del self.{name}` before the step ends."
+            ) from None
+        out[name] = (name, saved.key, saved.type, saved.size)
+    return list(out.values())
+
+
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+
+
+def _print_hint(exc: BaseException) -> None:
+    if isinstance(exc, HeadwaterException):
+        print(f"\n{exc.headline}: {exc}", file=sys.stderr)
+
+
+_MISSING = object()
