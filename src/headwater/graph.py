@@ -74,7 +74,7 @@ class FlowGraph:
     def __init__(self, flow_cls: type) -> None:
         self.name = flow_cls.__name__
         self.nodes: dict[str, StepNode] = {}
-        self.doc = inspect.getdoc(flow_cls) or ""
+        self.doc = inspect.cleandoc(flow_cls.__doc__) if flow_cls.__doc__ else ""
         for func_name, func in _step_functions(flow_cls):
             self.nodes[func_name] = _node_from_function(func_name, func)
         self._mark_start_end()

@@ -32,6 +32,7 @@ class JSONType:
 
 
 _TYPE_NAMES = {str: "text", int: "integer", float: "number", bool: "true/false", JSONType: "JSON"}
+_TYPE_PHRASES = {str: "text", int: "an integer", float: "a number", bool: "true or false", JSONType: "valid JSON"}
 _TRUE = {"true", "1", "yes", "y", "on", "t"}
 _FALSE = {"false", "0", "no", "n", "off", "f"}
 
@@ -101,8 +102,8 @@ class Parameter:
         default = self.default
         if callable(default) and not isinstance(default, type):
             default = _call_default(default, ParameterContext(flow_name, user, self.name))
-            if isinstance(default, str) and self.type is not str:
-                return self.convert(default)
+        if isinstance(default, str) and self.type is not str:
+            return self.convert(default)
         if default is None:
             if self.required:
                 raise ParameterError(
@@ -143,7 +144,7 @@ class Parameter:
                 JSONType: 'valid JSON such as \'{"a": 1}\'',
             }.get(self.type, "text")
             raise ParameterError(
-                f"the parameter --{self.name} got {raw!r}, which is not {self.type_name}; give {hint}."
+                f"the parameter --{self.name} got {raw!r}, which is not {_TYPE_PHRASES[self.type]}; give {hint}."
                 + (f" ({exc})" if self.type is JSONType else "")
             ) from None
 

@@ -46,6 +46,7 @@ class TaskSpec:
     tags: list[str] = field(default_factory=list)
     origin_run_id: str | None = None
     parameter_names: list[str] = field(default_factory=list)
+    recover: dict | None = None  # @catch after a process death: record this, skip the step
 
     @property
     def pathspec(self) -> str:
@@ -81,28 +82,35 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             call = lambda: func(inputs)  # noqa: E731
         else:
             call = func
-        for deco in decos:
-            deco.task_pre_step(**hook_args)
-        for deco in decos:
-            call = deco.task_decorate(call, **hook_args)
-        try:
-            call()
-            handled = True
-            error: BaseException | None = None
-        except Exception as exc:  # the step's own failure, reported below
-            error = exc
-            handled = any(deco.task_exception(exc, **hook_args) for deco in decos)
-            if not handled:
-                raise
-        if error is None:
+        if spec.recover is not None:
             for deco in decos:
-                deco.task_post_step(**hook_args)
+                if hasattr(deco, "record"):
+                    deco.record(flow, spec.recover)
+            _follow_static_graph(flow, node)
+        else:
+            for deco in decos:
+                deco.task_pre_step(**hook_args)
+            for deco in decos:
+                call = deco.task_decorate(call, **hook_args)
+            try:
+                call()
+            except Exception as exc:  # the step's own failure: a decorator may handle it
+                if not any(deco.task_exception(exc, **hook_args) for deco in decos):
+                    raise
+                _follow_static_graph(flow, node)
+            else:
+                for deco in decos:
+                    deco.task_post_step(**hook_args)
         result.update(_finish(flow, node, spec, blobs))
-        result["ok"] = handled
+        result["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
         result["exception"] = describe_exception(exc)
-        traceback.print_exc(file=sys.stderr)
-        _print_hint(exc)
+        if isinstance(exc, HeadwaterException):
+            # Our own rule was broken: one clear sentence, plus where in the user's code.
+            where = _user_frame(exc)
+            print(f"{exc.headline}: {exc}" + (f"\n  (at {where})" if where else ""), file=sys.stderr)
+        else:
+            traceback.print_exc(file=sys.stderr)
     finally:
         tempdir = current._tempdir
         current._reset()
@@ -110,6 +118,12 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             shutil.rmtree(tempdir, ignore_errors=True)
     result["finished_at"] = time.time()
     return result
+
+
+def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
+    """After a handled failure the step never reached self.next(): go where the graph goes."""
+    if not node.is_end:
+        flow.__dict__["_hw_transition"] = {"targets": list(node.out_funcs), "foreach": None}
 
 
 def _build_flow(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, md: Any, blobs: Any, node: Any) -> FlowSpec:
@@ -234,16 +248,24 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+    if isinstance(exc, HeadwaterException):
+        kind = type(exc).__qualname__
     return {
-        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "type": kind,
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     }
 
 
-def _print_hint(exc: BaseException) -> None:
-    if isinstance(exc, HeadwaterException):
-        print(f"\n{exc.headline}: {exc}", file=sys.stderr)
+def _user_frame(exc: BaseException) -> str | None:
+    """The innermost traceback line outside Headwater's own code, as file:line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if not os.path.abspath(frame.filename).startswith(package):
+            where = f"{frame.filename}:{frame.lineno}"
+    return where
 
 
 _MISSING = object()

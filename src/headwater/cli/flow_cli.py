@@ -134,49 +134,76 @@ def build_cli(flow_cls: type) -> click.Group:
 
     run_params = [_param_option(p) for p in flow_parameters(flow_cls)]
 
-    @click.pass_obj
-    def run(obj: _Obj, tags: tuple[str, ...], max_workers: int, max_num_splits: int,
-            run_id_file: str | None, executor: str, **param_values: Any) -> None:
+    def start(obj: _Obj, *, params: dict[str, Any] | None, resume: tuple[str | None, str | None] | None,
+              tags: tuple[str, ...], max_workers: int, max_num_splits: int, run_id_file: str | None,
+              executor: str, max_cpu: float | None, max_memory: float | None) -> None:
         from ..runtime.console import Console
-        from ..runtime.launch import launch_run, resolve_parameters
+        from ..runtime.launch import launch_run
         from ..user import current_user
         from .tags import validate_tags
 
         graph, configs = obj.prepare()
-        user = current_user()
-        given = {p.name: param_values.get(_dest(p)) for p in flow_parameters(flow_cls)}
-        params = resolve_parameters(flow_cls, given, user=user)
         validate_tags(tags)
         _, ok = launch_run(
-            flow_cls, graph, params=params, configs=configs, root=obj.root(create=True), user=user,
-            tags=list(tags), max_workers=max_workers, max_num_splits=max_num_splits,
+            flow_cls, graph, params=params or {}, configs=configs, root=obj.root(create=True),
+            user=current_user(), tags=list(tags), max_workers=max_workers, max_num_splits=max_num_splits,
             console=Console(quiet=obj.quiet), script=obj.script, run_id_file=run_id_file,
-            executor_name=executor,
+            executor_name=executor, resume=resume, max_cpu=max_cpu, max_memory=max_memory,
         )
         if not ok:
             sys.exit(1)
 
-    run_cmd = click.Command(
+    @click.pass_obj
+    def run(obj: _Obj, **options: Any) -> None:
+        from ..runtime.launch import resolve_parameters
+        from ..user import current_user
+
+        obj.prepare()
+        given = {p.name: options.pop(_dest(p), None) for p in flow_parameters(flow_cls)}
+        params = resolve_parameters(flow_cls, given, user=current_user())
+        start(obj, params=params, resume=None, **options)
+
+    @click.pass_obj
+    def resume(obj: _Obj, step: str | None, origin_run_id: str | None, **options: Any) -> None:
+        start(obj, params=None, resume=(origin_run_id, step), **options)
+
+    cli.add_command(click.Command(
         "run", callback=run, help="Run the flow locally, steps in parallel where the graph allows.",
+        params=[*_run_options(), *run_params],
+    ))
+    cli.add_command(click.Command(
+        "resume", callback=resume,
+        help="Re-run the latest run (or --origin-run-id) from its failed steps, or from STEP, "
+             "reusing every task that already succeeded.",
         params=[
-            click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
-            click.Option(["--max-workers"], type=click.IntRange(min=1), default=16, show_default=True,
-                         help="How many tasks may run at once."),
-            click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100, show_default=True,
-                         help="The most tasks one foreach may start."),
-            click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
-            click.Option(["--executor"], default="fork", show_default=True,
-                         type=click.Choice(["fork", "inprocess"]),
-                         help="fork: warm isolated processes; inprocess: one at a time, for pdb."),
-            *run_params,
+            click.Argument(["step"], required=False),
+            click.Option(["--origin-run-id"], default=None, help="The run to resume (default: your latest)."),
+            *_run_options(),
         ],
-    )
-    cli.add_command(run_cmd)
+    ))
 
     from .inspect_cmds import add_inspect_commands
 
     add_inspect_commands(cli, flow_cls)
     return cli
+
+
+def _run_options() -> list[click.Option]:
+    return [
+        click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
+        click.Option(["--max-workers"], type=click.IntRange(min=1), default=16, show_default=True,
+                     help="How many tasks may run at once."),
+        click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100, show_default=True,
+                     help="The most tasks one foreach may start."),
+        click.Option(["--max-cpu"], type=click.FloatRange(min=0.1), default=None,
+                     help="Run tasks at once only while their @resources(cpu=...) fit in this many CPUs."),
+        click.Option(["--max-memory"], type=click.FloatRange(min=1), default=None,
+                     help="Likewise for @resources(memory=...), in MB."),
+        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--executor"], default="fork", show_default=True,
+                     type=click.Choice(["fork", "inprocess"]),
+                     help="fork: warm isolated processes; inprocess: one at a time, for pdb."),
+    ]
 
 
 def _dest(param: Any) -> str:

@@ -1,8 +1,7 @@
 """The bytes layer: content-addressed blobs on a storage backend, and artifact serialization.
 
-    store = BlobStore(LocalStorage(root))
-    ref = store.save(value)          # BlobRef(key, size, type)
-    value = store.load(ref.key)
+``store = BlobStore(LocalStorage(root))``; ``ref = store.save(value)`` gives a
+``BlobRef(key, size, type)``; ``store.load(ref.key)`` gives the value back.
 """
 
 from headwater.datastore.blobs import BlobRef, BlobStore, HashingWriter

@@ -146,5 +146,11 @@ class _HashingReader:
             self._hash.update(view[:n])
         return n
 
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)  # only to measure the size; reads resume in place
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

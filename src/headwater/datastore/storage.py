@@ -121,8 +121,7 @@ class LocalStorage(Storage):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._blobs = os.fspath(self.root / "blobs")
-        self._tmp = os.fspath(self.root / "tmp")
-        os.makedirs(self._tmp, exist_ok=True)
+        self._tmp = os.fspath(self.root / "tmp")  # created on first write: readers stay read-only
 
     def _path(self, key: str) -> str:
         check_key(key)
@@ -181,6 +180,8 @@ class LocalStorage(Storage):
         """Delete temporaries left by crashed writers; return how many were removed."""
         cutoff = time.time() - older_than
         removed = 0
+        if not os.path.isdir(self._tmp):
+            return 0
         for entry in os.scandir(self._tmp):
             try:
                 if entry.stat().st_mtime < cutoff:
@@ -206,8 +207,8 @@ class LocalStorage(Storage):
     def _publish(self, tmp: str, final: str, check_existing: bool = True) -> None:
         """Atomically move a finished temporary to its final path, or drop it if a copy exists."""
         try:
-            if check_existing and os.path.exists(final):  # same key = same bytes: keep the existing blob
-                _unlink(tmp)
+            if check_existing and os.path.exists(final):
+                _unlink(tmp)  # same key = same bytes: keep the existing blob
                 return
             try:
                 os.replace(tmp, final)  # atomic; racing writers replace equal bytes, harmless

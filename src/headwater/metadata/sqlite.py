@@ -31,7 +31,9 @@ from typing import Any
 
 from ..exceptions import MetadataError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Changes to an existing database, by the version they lead to.
+MIGRATIONS = {2: ["ALTER TABLE tasks ADD COLUMN transition TEXT"]}
 PARAMS_STEP = "_parameters"
 PARAMS_TASK = 0
 
@@ -89,6 +91,7 @@ CREATE TABLE tasks (
     parents TEXT,
     origin_run_id TEXT,
     origin_task_id INTEGER,
+    transition TEXT,
     PRIMARY KEY (flow, run_number, task_id)
 );
 CREATE INDEX tasks_by_step ON tasks (flow, run_number, step);
@@ -159,11 +162,20 @@ class SQLiteMetadata:
             return
         self.db.execute("PRAGMA journal_mode = WAL")
         with self.transaction():
-            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version > SCHEMA_VERSION:
+                raise MetadataError(
+                    f"{self.path} was written by a newer Headwater (schema {version}); upgrade headwater."
+                )
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(step, ()):
+                        self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -174,7 +186,10 @@ class SQLiteMetadata:
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
-            return self.db.execute(sql, args).fetchall()
+            try:
+                return self.db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise MetadataError(f"reading {self.path} failed: {exc}") from exc
 
     # -- runs ------------------------------------------------------------------------------
     def new_run(self, flow: str, *, user: str, tags: Iterable[str], system_tags: Iterable[str],
@@ -223,7 +238,7 @@ class SQLiteMetadata:
         now = time.time()
         with self.transaction():
             self.db.execute(
-                "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
                 (flow, run, task_id, step, status.value, attempt, now, now if finished else None,
                  json.dumps(foreach_stack) if foreach_stack else None, json.dumps(list(parents)),
                  origin[0] if origin else None, origin[1] if origin else None),
@@ -253,7 +268,8 @@ class SQLiteMetadata:
                        exit_reason: str | None = None, exception: dict | None = None,
                        artifacts: Sequence[tuple[str, str, str, int]] = (),
                        task_final: bool = True,
-                       host_pid: tuple[str | None, int | None] | None = None) -> None:
+                       host_pid: tuple[str | None, int | None] | None = None,
+                       transition: dict | None = None) -> None:
         """Record an attempt's outcome and its artifacts in one transaction.
 
         ``task_final`` is False when the runtime will retry, so the task stays running.
@@ -277,9 +293,35 @@ class SQLiteMetadata:
                 )
             if task_final:
                 self.db.execute(
-                    "UPDATE tasks SET status = ?, finished_at = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
-                    (status.value, now, flow, run, task_id),
+                    "UPDATE tasks SET status = ?, finished_at = ?, transition = ?"
+                    " WHERE flow = ? AND run_number = ? AND task_id = ?",
+                    (status.value, now, json.dumps(transition) if transition else None, flow, run, task_id),
                 )
+
+    def clone_task(self, flow: str, run: int, task_id: int, *, origin_run: int, origin_task: int,
+                   parents: Sequence[int], foreach_stack: Any = None) -> None:
+        """Record ``task_id`` as a copy of a successful task of ``origin_run``: references only."""
+        now = time.time()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO tasks SELECT flow, ?, ?, step, status, attempt, ?, ?, ?, ?, ?, ?, transition"
+                " FROM tasks WHERE flow = ? AND run_number = ? AND task_id = ?",
+                (run, task_id, now, now, json.dumps(foreach_stack) if foreach_stack else None,
+                 json.dumps(list(parents)), str(origin_run), origin_task, flow, origin_run, origin_task),
+            )
+            self.db.execute(
+                "INSERT INTO attempts SELECT flow, ?, ?, attempt, status, started_at, finished_at,"
+                " exit_reason, exception, host, pid FROM attempts WHERE flow = ? AND run_number = ?"
+                " AND task_id = ? AND attempt = (SELECT attempt FROM tasks WHERE flow = ?"
+                " AND run_number = ? AND task_id = ?)",
+                (run, task_id, flow, origin_run, origin_task, flow, origin_run, origin_task),
+            )
+            self.db.execute(
+                "INSERT INTO artifacts SELECT flow, ?, ?, attempt, name, key, type, size FROM artifacts"
+                " WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = (SELECT attempt FROM"
+                " tasks WHERE flow = ? AND run_number = ? AND task_id = ?)",
+                (run, task_id, flow, origin_run, origin_task, flow, origin_run, origin_task),
+            )
 
     def add_artifacts(self, flow: str, run: int, task_id: int, attempt: int,
                       artifacts: Sequence[tuple[str, str, str, int]]) -> None:
@@ -341,3 +383,5 @@ class _Transaction:
                 self.md.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.md._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise MetadataError(f"writing to {self.md.path} failed: {exc}") from exc

@@ -96,11 +96,16 @@ def system_tags(user: str) -> list[str]:
 def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], configs: dict[str, Any],
                root: Path, user: str, tags: list[str], max_workers: int, max_num_splits: int,
                console: Any, script: str, run_id_file: str | None = None,
-               executor_name: str = "fork") -> tuple[int, bool]:
-    """Record a new run and execute it. Returns (run number, succeeded)."""
+               executor_name: str = "fork", resume: tuple[str | None, str | None] | None = None,
+               max_cpu: float | None = None, max_memory: float | None = None) -> tuple[int, bool]:
+    """Record a new run and execute it. Returns (run number, succeeded).
+
+    ``resume=(origin_run_id, step)`` makes it a resume of an earlier run: parameters come from
+    the origin run and its finished tasks are cloned instead of re-run.
+    """
     from ..datastore.codepackage import build_package
     from ..executors import make_executor
-    from ..metadata import PARAMS_STEP, PARAMS_TASK, Status
+    from ..metadata import PARAMS_TASK
     from .scheduler import Scheduler
     from .stores import open_stores
 
@@ -109,33 +114,63 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
     executor = make_executor(executor_name, flow_cls, graph, root)
     executor.start(events, console)
     md, blobs = open_stores(root)
+    flow = flow_cls.__name__
     try:
-        run = md.new_run(flow_cls.__name__, user=user, tags=tags, system_tags=system_tags(user),
-                         graph=graph.to_dict())
+        cloner = None
+        origin_run = None
+        param_refs: list[tuple[str, str, str, int]] = []
+        if resume is None:
+            param_refs = _save_values(blobs, {**class_constants(flow_cls), **configs, **params})
+        else:
+            from .resume import Cloner, find_origin_run
+
+            origin_run = find_origin_run(md, flow, resume[0], user)
+            cloner = Cloner(md, graph, flow, origin_run, resume[1])
+        run = md.new_run(flow, user=user, tags=tags, system_tags=system_tags(user),
+                         graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None)
         if run_id_file:
             Path(run_id_file).write_text(str(run), encoding="utf-8")
-        console.info(f"Run {flow_cls.__name__}/{run} started by {user} (datastore {root})")
-        artifacts = []
-        stored = {**class_constants(flow_cls), **configs, **params}
-        for name, value in stored.items():
-            try:
-                ref = blobs.save(value)
-            except Exception as exc:  # noqa: BLE001
-                raise ParameterError(f"the value of {name!r} cannot be stored: {exc}") from None
-            artifacts.append((name, ref.key, ref.type, ref.size))
-        with md.transaction():
-            md.new_task(flow_cls.__name__, run, PARAMS_TASK, PARAMS_STEP, status=Status.SUCCEEDED, finished=True)
-            md.start_attempt(flow_cls.__name__, run, PARAMS_TASK, 0)
-            md.finish_attempt(flow_cls.__name__, run, PARAMS_TASK, 0, status=Status.SUCCEEDED, artifacts=artifacts)
+        verb = f"resuming run {origin_run}" if origin_run else "started"
+        console.info(f"Run {flow}/{run} {verb} by {user} (datastore {root})")
+        if cloner is not None:
+            cloner.bind(run)
+            md.clone_task(flow, run, PARAMS_TASK, origin_run=origin_run, origin_task=PARAMS_TASK, parents=[])
+        else:
+            _record_parameters(md, flow, run, param_refs)
         flow_file = Path(sys.modules[flow_cls.__module__].__file__ or script)
-        md.set_run_code(flow_cls.__name__, run, blobs.save_bytes(build_package(flow_file)))
+        md.set_run_code(flow, run, blobs.save_bytes(build_package(flow_file)))
         scheduler = Scheduler(
             flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
             run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,
-            max_num_splits=max_num_splits, parameter_names=list(params), script=script,
+            max_num_splits=max_num_splits, script=script,
+            parameter_names=[p.name for p in flow_parameters(flow_cls)],
+            cloner=cloner, origin_run_id=str(origin_run) if origin_run else None,
+            max_cpu=max_cpu, max_memory=max_memory,
         )
         ok = scheduler.execute()
         return run, ok
     finally:
         executor.close()
         md.close()
+
+
+def _save_values(blobs: Any, values: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Store parameters, configs and constants before the run is recorded (nothing half-made)."""
+    refs = []
+    for name, value in values.items():
+        try:
+            ref = blobs.save(value)
+        except Exception as exc:  # noqa: BLE001
+            raise ParameterError(f"the value of {name!r} cannot be stored: {exc}") from None
+        refs.append((name, ref.key, ref.type, ref.size))
+    return refs
+
+
+def _record_parameters(md: Any, flow: str, run: int, refs: list[tuple[str, str, str, int]]) -> None:
+    """Parameters, configs and constants are the artifacts of the run's task 0."""
+    from ..metadata import PARAMS_STEP, PARAMS_TASK, Status
+
+    with md.transaction():
+        md.new_task(flow, run, PARAMS_TASK, PARAMS_STEP, status=Status.SUCCEEDED, finished=True)
+        md.start_attempt(flow, run, PARAMS_TASK, 0)
+        md.finish_attempt(flow, run, PARAMS_TASK, 0, status=Status.SUCCEEDED, artifacts=refs)

@@ -29,6 +29,8 @@ from ..task import TaskSpec
 from .state import RunState, TaskInfo
 
 HEARTBEAT_SECONDS = 10.0
+TIMEOUT_GRACE = 5.0  # the task's own alarm fires first; this kill is the backstop
+TRANSITION_KEYS = ("next", "foreach", "num_splits", "values", "case")
 
 
 class _Retry:
@@ -41,7 +43,8 @@ class Scheduler:
                  md: Any, console: Any, run: int, root: str, user: str, tags: list[str],
                  max_workers: int = 16, max_num_splits: int = 100,
                  origin_run_id: str | None = None, parameter_names: list[str] | None = None,
-                 script: str = "flow.py") -> None:
+                 script: str = "flow.py", cloner: Any = None, max_cpu: float | None = None,
+                 max_memory: float | None = None) -> None:
         self.flow = flow_cls.__name__
         self.graph = graph
         self.executor = executor
@@ -57,10 +60,17 @@ class Scheduler:
         self.origin_run_id = origin_run_id
         self.parameter_names = parameter_names or []
         self.script = script
+        self.cloner = cloner
+        self.limits = {"cpu": max_cpu, "memory": max_memory}
+        self.in_use = {"cpu": 0.0, "memory": 0.0}
+        self.cloned = 0
+        self.timers: dict[tuple[int, int], threading.Timer] = {}
+        self.retry_timers: list[threading.Timer] = []
         self.state = RunState(graph)
         self.ready: deque[TaskInfo] = deque()
         self.running: dict[tuple[int, int], TaskInfo] = {}
         self.failed: list[str] = []
+        self.failed_tasks: list[str] = []
         self.counts: Counter[str] = Counter()
         self.retries_pending = 0
         self._stop_heartbeat = threading.Event()
@@ -75,8 +85,7 @@ class Scheduler:
         interrupted = False
         try:
             while self.ready or self.running or self.retries_pending:
-                while self.ready and len(self.running) < self.max_workers and not self.failed:
-                    self._launch(self.ready.popleft())
+                self._fill()
                 if not self.running and not self.retries_pending:
                     break
                 self._handle(self.events.get())
@@ -88,6 +97,10 @@ class Scheduler:
             self._stop_heartbeat.set()
         ok = not self.failed
         self.md.finish_run(self.flow, self.run_number, Status.SUCCEEDED if ok else Status.FAILED)
+        for timer in self.timers.values():
+            timer.cancel()
+        if self.cloned:
+            self.console.info(f"Cloned {self.cloned} tasks from run {self.origin_run_id}.")
         self.console.summary(flow=self.flow, run=self.run_number, ok=ok, started=started,
                              steps=self.counts, failed=self.failed, hints=self._hints(ok, interrupted))
         return ok
@@ -100,7 +113,7 @@ class Scheduler:
             return
         assert isinstance(event, AttemptDone)
         spec = event.spec
-        task = self.running.pop((spec.task_id, spec.attempt), None)
+        task = self._release((spec.task_id, spec.attempt))
         if task is None:
             return
         result = event.result or {}
@@ -108,6 +121,34 @@ class Scheduler:
             self._succeeded(task, result)
         else:
             self._attempt_failed(task, event, result)
+
+    def _fill(self) -> None:
+        """Clone what resume can reuse, then launch ready tasks while workers and resources allow."""
+        while self.ready and not self.failed:
+            task = self.ready[0]
+            if self.cloner is not None:
+                result = self.cloner.try_clone(task)
+                if result is not None:
+                    self.ready.popleft()
+                    self.cloned += 1
+                    self.counts[task.step] += 1
+                    self.ready.extend(self.state.on_success(task, result))
+                    continue
+            if len(self.running) >= self.max_workers or not self._fits(task.step):
+                return
+            self._launch(self.ready.popleft())
+
+    def _needs(self, step: str) -> dict[str, float]:
+        for d in self.graph[step].decorators:
+            if d.name == "resources":
+                return {"cpu": float(d.attributes["cpu"] or 0), "memory": float(d.attributes["memory"] or 0)}
+        return {"cpu": 1.0, "memory": 0.0}
+
+    def _fits(self, step: str) -> bool:
+        if not self.running:
+            return True  # a task bigger than the limits still runs, alone
+        needs = self._needs(step)
+        return all(limit is None or self.in_use[k] + needs[k] <= limit for k, limit in self.limits.items())
 
     def _launch(self, task: TaskInfo) -> None:
         spec = self._spec(task)
@@ -117,7 +158,26 @@ class Scheduler:
                                  foreach_stack=task.frames or None, parents=[p[0] for p in task.parents])
             self.md.start_attempt(self.flow, self.run_number, task.task_id, task.attempt)
         self.running[(task.task_id, task.attempt)] = task
+        for k, v in self._needs(task.step).items():
+            self.in_use[k] += v
         self.executor.submit(spec)
+        limit = self._timeout(task.step)
+        if limit:
+            timer = threading.Timer(limit + TIMEOUT_GRACE, self.executor.cancel,
+                                    args=(spec, f"step {task.step!r} exceeded its @timeout of {limit:g} s"))
+            timer.daemon = True
+            timer.start()
+            self.timers[(task.task_id, task.attempt)] = timer
+
+    def _release(self, key: tuple[int, int]) -> TaskInfo | None:
+        task = self.running.pop(key, None)
+        timer = self.timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if task is not None:
+            for k, v in self._needs(task.step).items():
+                self.in_use[k] -= v
+        return task
 
     def _spec(self, task: TaskInfo) -> TaskSpec:
         return TaskSpec(
@@ -125,14 +185,15 @@ class Scheduler:
             attempt=task.attempt, root=self.root, parents=task.parents, frames=task.frames,
             max_num_splits=self.max_num_splits, max_retries=self._max_retries(task.step),
             user=self.user, tags=self.tags, origin_run_id=self.origin_run_id,
-            parameter_names=self.parameter_names,
+            parameter_names=self.parameter_names, recover=task.recover,
         )
 
     # -- outcomes ----------------------------------------------------------------------------
     def _succeeded(self, task: TaskInfo, result: dict[str, Any]) -> None:
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
-                               host_pid=(result.get("host"), result.get("pid")))
+                               host_pid=(result.get("host"), result.get("pid")),
+                               transition={k: result[k] for k in TRANSITION_KEYS if k in result})
         self.counts[task.step] += 1
         if not self.failed:
             self.ready.extend(self.state.on_success(task, result))
@@ -140,7 +201,7 @@ class Scheduler:
     def _attempt_failed(self, task: TaskInfo, event: AttemptDone, result: dict[str, Any]) -> None:
         exc = result.get("exception")
         reason = event.reason or _exit_reason(event)
-        retry = task.attempt < self._max_retries(task.step) and not self.failed and not event.reason
+        retry = task.attempt < self._max_retries(task.step) and not self.failed
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.FAILED, exit_reason=reason, exception=exc,
                                task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
@@ -155,15 +216,28 @@ class Scheduler:
             timer = threading.Timer(delay, self.events.put, args=(_Retry(nxt),))
             timer.daemon = True
             timer.start()
+            self.retry_timers.append(timer)
+            return
+        if task.recover is None and not self.failed and self._has_catch(task.step):
+            # The process died before @catch could act inside it: record the failure in a
+            # short attempt that skips the step, so the flow goes on as @catch promises.
+            info = exc or {"type": "TaskProcessDied", "message": reason, "traceback": ""}
+            self.console.event(f"[{where}] {what}; @catch records it and the flow continues")
+            self.ready.appendleft(TaskInfo(task.task_id, task.step, task.parents, task.frames,
+                                           task.attempt + 1, recover=info))
             return
         self.counts[task.step] += 1
         first_failure = not self.failed
+        self.failed_tasks.append(where)
         self.failed.append(f"step {task.step!r} (task {where}) failed: {what}")
         if first_failure and self.running:
             self._stop_all(f"stopped because task {where} failed")
 
     def _stop_all(self, reason: str) -> None:
         """Stop running attempts and wait (briefly) for their outcomes to be recorded."""
+        for timer in self.retry_timers:
+            timer.cancel()
+        self.retries_pending = 0
         self.executor.cancel_all(reason)
         deadline = time.monotonic() + 10
         while self.running and time.monotonic() < deadline:
@@ -172,7 +246,7 @@ class Scheduler:
             except queue.Empty:
                 break
             if isinstance(event, AttemptDone):
-                task = self.running.pop((event.spec.task_id, event.spec.attempt), None)
+                task = self._release((event.spec.task_id, event.spec.attempt))
                 if task is not None:
                     result = event.result or {}
                     status = Status.SUCCEEDED if result.get("ok") else Status.FAILED
@@ -196,6 +270,15 @@ class Scheduler:
                 return float(minutes) * 60.0
         return 0.0
 
+    def _has_catch(self, step: str) -> bool:
+        return any(d.name == "catch" for d in self.graph[step].decorators)
+
+    def _timeout(self, step: str) -> float:
+        for d in self.graph[step].decorators:
+            if d.name == "timeout":
+                return float(d.limit_seconds())
+        return 0.0
+
     def _heartbeat(self) -> None:
         while not self._stop_heartbeat.wait(HEARTBEAT_SECONDS):
             try:
@@ -211,8 +294,8 @@ class Scheduler:
                 f"In Python:  Run({pathspec!r}).data   |   In a browser:  headwater ui",
             ]
         hints = [f"Resume:  python {self.script} resume --origin-run-id {self.run_number}"]
-        if not interrupted:
-            hints.insert(0, f"Logs:    python {self.script} logs {self.run_number}/<step>/<task>")
+        for where in self.failed_tasks[:3]:
+            hints.insert(0, f"Logs:    python {self.script} logs {where}")
         return hints
 
 

@@ -27,6 +27,7 @@ class TaskInfo:
     parents: list[Parent] = field(default_factory=list)
     frames: list[dict] = field(default_factory=list)
     attempt: int = 0
+    recover: dict | None = None  # set for a @catch recovery attempt after a process death
 
     @property
     def ref(self) -> Parent:

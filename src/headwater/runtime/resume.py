@@ -1,0 +1,114 @@
+"""Resume: a new run that reuses the successful work of an earlier one.
+
+The new run walks the graph exactly as a fresh run would. Before a task is launched the
+scheduler asks :class:`Cloner` whether the origin run already has that task done: the same
+step, reached from the same (cloned) parents, at the same foreach position. If so, and the
+step is not one the user asked to re-run, the task is *cloned*: its records and artifact
+references are copied (no bytes move, no process starts) and the origin's transition is
+replayed. Anything downstream of a task that really runs has new parents, so it runs too.
+That gives Metaflow's behaviour in every graph shape: only failed foreach splits re-run,
+loops replay iteration by iteration, and ``resume STEP`` re-runs STEP and all after it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import CommandError
+from ..metadata import Status
+from .state import TaskInfo
+
+
+@dataclass
+class _OriginTask:
+    task_id: int
+    step: str
+    status: str
+    attempt: int
+    transition: dict[str, Any] | None
+
+
+def find_origin_run(md: Any, flow: str, origin_run_id: str | None, user: str) -> int:
+    """The run to resume: the given id, else the latest run of this flow by this user."""
+    if origin_run_id is not None:
+        if not str(origin_run_id).isdigit():
+            raise CommandError(f"--origin-run-id {origin_run_id!r} is not a run id; run ids are numbers.")
+        rows = md.query("SELECT status FROM runs WHERE flow = ? AND run_number = ?", (flow, int(origin_run_id)))
+        if not rows:
+            others = md.query("SELECT flow FROM runs WHERE run_number = ? AND flow != ? LIMIT 3",
+                              (int(origin_run_id), flow))
+            extra = ""
+            if others:
+                extra = f" (run {origin_run_id} exists for {', '.join(r[0] for r in others)}, another flow)"
+            raise CommandError(
+                f"{flow} has no run {origin_run_id}{extra}. List its runs with `headwater runs {flow}`."
+            )
+        return int(origin_run_id)
+    rows = md.query(
+        "SELECT run_number FROM runs WHERE flow = ? AND user = ? ORDER BY run_number DESC LIMIT 1", (flow, user)
+    )
+    if not rows:
+        raise CommandError(f"{flow} has no runs by {user} to resume; start one with `run` first.")
+    return int(rows[0][0])
+
+
+class Cloner:
+    """Answers "was this task already done in the origin run?" and copies it if so."""
+
+    def __init__(self, md: Any, graph: Any, flow: str, origin_run: int, rerun_from: str | None) -> None:
+        self.md = md
+        self.flow = flow
+        self.origin_run = origin_run
+        self.rerun = _downstream(graph, rerun_from) if rerun_from else set()
+        self.by_position: dict[tuple, _OriginTask] = {}
+        self.origin_of: dict[int, int] = {0: 0}  # new task id -> origin task id (0: parameters)
+        rows = md.query(
+            "SELECT task_id, step, status, attempt, parents, foreach_stack, transition FROM tasks"
+            " WHERE flow = ? AND run_number = ?", (flow, origin_run))
+        for task_id, step, status, attempt, parents, stack, transition in rows:
+            frames = json.loads(stack) if stack else []
+            index = frames[-1]["index"] if frames else None
+            key = (step, tuple(json.loads(parents) if parents else ()), index)
+            self.by_position[key] = _OriginTask(task_id, step, status, attempt, json.loads(transition) if transition else None)
+
+    def try_clone(self, task: TaskInfo) -> dict[str, Any] | None:
+        """Clone ``task`` if the origin run finished it; return the origin's result, else None."""
+        if task.step in self.rerun:
+            return None
+        parents = []
+        for parent_id, _, _ in task.parents:
+            if parent_id not in self.origin_of:
+                return None  # a parent really ran, so this task must run too
+            parents.append(self.origin_of[parent_id])
+        index = task.frames[-1]["index"] if task.frames else None
+        origin = self.by_position.get((task.step, tuple(parents), index))
+        if origin is None or origin.status != Status.SUCCEEDED.value or origin.transition is None:
+            return None
+        self.md.clone_task(self.flow, self._run, task.task_id, origin_run=self.origin_run,
+                           origin_task=origin.task_id, parents=[p[0] for p in task.parents],
+                           foreach_stack=task.frames or None)
+        self.origin_of[task.task_id] = origin.task_id
+        task.attempt = origin.attempt  # children read the artifacts of this attempt
+        return dict(origin.transition, ok=True)
+
+    def bind(self, run: int) -> None:
+        self._run = run
+
+
+def _downstream(graph: Any, step: str) -> set[str]:
+    if step not in graph:
+        import difflib
+
+        close = difflib.get_close_matches(step, [n.name for n in graph], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise CommandError(f"resume: the flow has no step {step!r}.{hint}")
+    seen: set[str] = set()
+    todo = [step]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name].out_funcs)
+    return seen

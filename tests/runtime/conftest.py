@@ -1,0 +1,217 @@
+"""Helpers for end-to-end tests: write a flow file, run it as a user would, read what it left.
+
+Every flow runs for real, as ``python flow.py <command>`` in a subprocess whose working
+directory is the test's directory and whose ``HEADWATER_HOME`` is a datastore inside it.
+What a run recorded is read back with plain ``sqlite3`` on ``metadata.db`` (see
+``headwater/metadata/sqlite.py`` for the schema) and the blob store, or through the client
+(``from headwater import Run``) where a test is about what a user reads back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HEADER = (
+    "from headwater import FlowSpec, step, Parameter, IncludeFile, Config, JSONType, current\n"
+)
+USER = "tester"
+
+
+@dataclass
+class Done:
+    """A finished ``python flow.py ...`` command."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def __str__(self) -> str:  # shown by pytest when an assertion on it fails
+        return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
+                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+
+
+def base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HEADWATER_") and k not in ("METAFLOW_USER",)}
+    env.update({
+        "HEADWATER_HOME": str(home),
+        "HEADWATER_USER": USER,
+        "NO_COLOR": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env
+
+
+class FlowDir:
+    """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.home = self.path / "hwhome"
+
+    # -- files ---------------------------------------------------------------------------------
+    def write(self, source: str, name: str = "flow.py", *, header: bool = True) -> Path:
+        text = textwrap.dedent(source).lstrip("\n")
+        if header:
+            text = HEADER + text
+        path = self.path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = base_env(self.home)
+        env.update(extra)
+        return env
+
+    # -- commands ------------------------------------------------------------------------------
+    def cli(self, *args: str, flow: str = "flow.py", env: dict[str, str] | None = None,
+            timeout: float = 120) -> Done:
+        cmd = [sys.executable, flow, *args]
+        proc = subprocess.run(cmd, cwd=self.path, env=env or self.env(), capture_output=True,
+                              timeout=timeout, encoding="utf-8", errors="replace")
+        return Done(cmd[1:], proc.returncode, proc.stdout, proc.stderr)
+
+    def run(self, *args: str, **kw: Any) -> Done:
+        return self.cli("run", *args, **kw)
+
+    def popen(self, *args: str, flow: str = "flow.py", **kw: Any) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, flow, *args], cwd=self.path, env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                encoding="utf-8", errors="replace", **kw)
+
+    # -- what is on disk -----------------------------------------------------------------------
+    def files(self) -> dict[str, int]:
+        """Every file under the datastore, with its size: compare before and after a command."""
+        if not self.home.exists():
+            return {}
+        return {str(p.relative_to(self.home)): p.stat().st_size
+                for p in sorted(self.home.rglob("*")) if p.is_file()}
+
+    def db(self) -> sqlite3.Connection:
+        path = self.home / "metadata.db"
+        assert path.exists(), f"no metadata database at {path}"
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if not (self.home / "metadata.db").exists():
+            return []
+        with contextlib.closing(self.db()) as db:
+            return db.execute(sql, args).fetchall()
+
+    def runs(self, flow: str) -> list[tuple[int, str]]:
+        """``(run_number, status)`` of every recorded run of ``flow``."""
+        return self.query("SELECT run_number, status FROM runs WHERE flow = ? ORDER BY run_number",
+                          (flow,))
+
+    def all_runs(self) -> list[tuple[str, int, str]]:
+        return self.query("SELECT flow, run_number, status FROM runs ORDER BY flow, run_number")
+
+    def tasks(self, flow: str, run: int, step: str | None = None) -> list[dict[str, Any]]:
+        """Task rows of a run (optionally one step), in task id order."""
+        sql = ("SELECT task_id, step, status, attempt, foreach_stack, parents FROM tasks"
+               " WHERE flow = ? AND run_number = ? AND step != '_parameters'")
+        args: tuple = (flow, run)
+        if step is not None:
+            sql += " AND step = ?"
+            args += (step,)
+        rows = self.query(sql + " ORDER BY task_id", args)
+        return [
+            {"id": r[0], "step": r[1], "status": r[2], "attempt": r[3],
+             "foreach_stack": json.loads(r[4]) if r[4] else None,
+             "parents": json.loads(r[5]) if r[5] else []}
+            for r in rows
+        ]
+
+    def steps_run(self, flow: str, run: int) -> list[str]:
+        """Step of every task, in task id order (the order tasks were created)."""
+        return [t["step"] for t in self.tasks(flow, run)]
+
+    def exception(self, flow: str, run: int, step: str) -> dict[str, Any]:
+        rows = self.query(
+            "SELECT a.exception FROM attempts a JOIN tasks t USING (flow, run_number, task_id)"
+            " WHERE a.flow = ? AND a.run_number = ? AND t.step = ? AND a.exception IS NOT NULL",
+            (flow, run, step))
+        assert rows, f"no exception recorded for {flow}/{run}/{step}"
+        return json.loads(rows[-1][0])
+
+    def artifact(self, flow: str, run: int, task_id: int, name: str) -> Any:
+        """One artifact of a task's latest attempt, loaded from the blob store."""
+        from headwater.datastore import BlobStore, LocalStorage
+
+        rows = self.query(
+            "SELECT a.key FROM artifacts a JOIN tasks t USING (flow, run_number, task_id)"
+            " WHERE a.flow = ? AND a.run_number = ? AND a.task_id = ? AND a.attempt = t.attempt"
+            " AND a.name = ?", (flow, run, task_id, name))
+        assert rows, f"{flow}/{run}/{task_id} has no artifact {name!r}"
+        return BlobStore(LocalStorage(self.home)).load(rows[0][0])
+
+    def values(self, flow: str, run: int, step: str, name: str) -> list[Any]:
+        """The artifact ``name`` of every task of ``step``, in task id order."""
+        return [self.artifact(flow, run, t["id"], name) for t in self.tasks(flow, run, step)]
+
+    def value(self, flow: str, run: int, step: str, name: str) -> Any:
+        (value,) = self.values(flow, run, step, name)
+        return value
+
+    def log(self, flow: str, run: int, step: str, task_id: int, stream: str = "stdout",
+            attempt: int = 0) -> str:
+        """A task's stored output, without the per-line timestamps."""
+        from headwater.datastore.logs import log_path, read_text
+
+        return read_text(log_path(self.home, flow, run, step, task_id, attempt, stream))
+
+
+@pytest.fixture
+def fd(tmp_path: Path) -> FlowDir:
+    """A fresh directory for one test's flows and datastore."""
+    return FlowDir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> FlowDir:
+    """A directory shared by a module's tests, for runs that several tests look at."""
+    return FlowDir(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+
+
+def client_available() -> bool:
+    try:
+        from headwater import Flow  # noqa: F401
+    except Exception:  # noqa: BLE001 - the client is being written
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def reading(home: Path):
+    """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace."""
+    if not client_available():
+        pytest.skip("headwater.client is not importable yet")
+    import headwater
+
+    old = os.environ.get("HEADWATER_HOME")
+    os.environ["HEADWATER_HOME"] = str(home)
+    try:
+        headwater.namespace(None)
+        yield headwater
+    finally:
+        if old is None:
+            os.environ.pop("HEADWATER_HOME", None)
+        else:
+            os.environ["HEADWATER_HOME"] = old
