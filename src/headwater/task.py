@@ -110,7 +110,7 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             where = _user_frame(exc)
             print(f"{exc.headline}: {exc}" + (f"\n  (at {where})" if where else ""), file=sys.stderr)
         else:
-            traceback.print_exc(file=sys.stderr)
+            print(user_traceback(exc), file=sys.stderr, end="")
     finally:
         tempdir = current._tempdir
         current._reset()
@@ -254,8 +254,18 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     return {
         "type": kind,
         "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "traceback": user_traceback(exc),
     }
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback without Headwater's own frames: the user's code is what matters."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    tb = traceback.TracebackException.from_exception(exc)
+    frames = [f for f in tb.stack if not os.path.abspath(f.filename).startswith(package)]
+    if frames:
+        tb.stack = traceback.StackSummary.from_list(frames)
+    return "".join(tb.format())
 
 
 def _user_frame(exc: BaseException) -> str | None:

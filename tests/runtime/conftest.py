@@ -215,3 +215,12 @@ def reading(home: Path):
             os.environ.pop("HEADWATER_HOME", None)
         else:
             os.environ["HEADWATER_HOME"] = old
+
+
+def run_id(done: Done, flow: str) -> int:
+    """The run number the console summary line reports."""
+    import re
+
+    found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", done.stdout)
+    assert found, f"no summary line for {flow} in:\n{done}"
+    return int(found[-1])

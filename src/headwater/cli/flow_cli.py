@@ -68,7 +68,7 @@ class _Obj:
 
     @property
     def script(self) -> str:
-        return os.path.basename(sys.argv[0]) or "flow.py"
+        return sys.argv[0] or "flow.py"
 
     def prepare(self) -> tuple[Any, dict[str, Any]]:
         if self._prepared is None:

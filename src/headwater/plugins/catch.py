@@ -69,7 +69,7 @@ class catch(StepDecorator):  # noqa: N801
 
     def record(self, flow: Any, info: dict[str, Any]) -> None:
         if self.attributes["print_exception"]:
-            print(f"@catch: step failed with {info['type']}: {info['message']}; the flow continues.",
+            print(f"@catch: the step failed with {info['type']}: {info['message'].rstrip('.')}; the flow continues.",
                   file=sys.stderr)
         var = self.attributes["var"]
         if var:

@@ -1,0 +1,177 @@
+"""The ``headwater`` command: look at runs from any directory, start the UI.
+
+    headwater flows                 every flow with its latest run
+    headwater runs [FLOW]           recent runs: status, start, duration, tags
+    headwater show PATHSPEC         a run, step or task with its artifacts
+    headwater ui                    browse everything in a browser
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from ..exceptions import HeadwaterException
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="headwater", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HeadwaterException as exc:
+        from .flow_cli import report
+
+        report(exc)
+        sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--datastore-root", envvar="HEADWATER_HOME", default=None,
+              help="The .headwater directory (default: the nearest one upwards).")
+@click.version_option(package_name="headwater")
+def cli(datastore_root: str | None) -> None:
+    """Headwater: look at your flows' runs, tasks, artifacts and logs."""
+    if datastore_root:
+        os.environ["HEADWATER_HOME"] = datastore_root
+    from ..datastore.root import find_root
+
+    find_root()  # fail early, with a clear message, when there is no datastore
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _status(status: str) -> str:
+    color = {"succeeded": "green", "failed": "red", "running": "yellow", "abandoned": "magenta"}.get(status, "white")
+    return f"[{color}]{status}[/{color}]"
+
+
+def _when(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if not start:
+        return "-"
+    seconds = ((end or datetime.now(start.tzinfo)) - start).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@cli.command()
+@click.option("--all-users", is_flag=True, help="Include everyone's runs, not only yours.")
+def flows(all_users: bool) -> None:
+    """Every flow with its latest run."""
+    from rich.table import Table
+
+    from ..client import Metaflow, namespace
+
+    if all_users:
+        namespace(None)
+    table = Table("flow", "latest run", "status", "started", "runs")
+    for flow in Metaflow().flows:
+        run = flow.latest_run
+        count = sum(1 for _ in flow)
+        if run is None:
+            continue
+        table.add_row(flow.id, run.id, _status(run.status), _when(run.created_at), str(count))
+    _console().print(table)
+
+
+@cli.command()
+@click.argument("flow", required=False)
+@click.option("--limit", default=20, show_default=True, help="How many runs to show.")
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable).")
+@click.option("--all-users", is_flag=True, help="Include everyone's runs, not only yours.")
+def runs(flow: str | None, limit: int, tags: tuple[str, ...], all_users: bool) -> None:
+    """Recent runs of FLOW (or of every flow): status, start, duration, tags."""
+    from rich.table import Table
+
+    from ..client import Flow, Metaflow, namespace
+
+    if all_users:
+        namespace(None)
+    flows = [Flow(flow)] if flow else list(Metaflow().flows)
+    table = Table("run", "status", "started", "duration", "user", "tags")
+    shown = 0
+    for f in flows:
+        for run in f.runs(*tags):
+            if shown >= limit:
+                break
+            user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
+            table.add_row(run.pathspec, _status(run.status), _when(run.created_at),
+                          _duration(run.created_at, run.finished_at), user, ", ".join(sorted(run.user_tags)))
+            shown += 1
+    if not shown:
+        click.echo("No runs found" + (f" for {flow}" if flow else "") + (" with those tags" if tags else "") + ".")
+        return
+    _console().print(table)
+
+
+@cli.command()
+@click.argument("pathspec")
+def show(pathspec: str) -> None:
+    """A run (FLOW/RUN), step (FLOW/RUN/STEP) or task (FLOW/RUN/STEP/TASK)."""
+    from rich.table import Table
+
+    from ..client import Run, Step, Task, namespace
+    from ..exceptions import CommandError
+
+    namespace(None)
+    parts = pathspec.strip("/").split("/")
+    console = _console()
+    if len(parts) == 2:
+        run = Run(pathspec)
+        console.print(f"[bold]{run.pathspec}[/bold]  {_status(run.status)}  started {_when(run.created_at)}"
+                      f"  took {_duration(run.created_at, run.finished_at)}")
+        console.print(f"tags: {', '.join(sorted(run.tags))}")
+        if run.parameters:
+            console.print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
+        table = Table("step", "tasks", "succeeded", "failed", "running")
+        for step in reversed(list(run)):
+            tasks = list(step.tasks())
+            ok = sum(1 for t in tasks if t.successful)
+            done = sum(1 for t in tasks if t.finished)
+            table.add_row(step.id, str(len(tasks)), str(ok), str(done - ok), str(len(tasks) - done))
+        console.print(table)
+    elif len(parts) == 3:
+        step = Step(pathspec)
+        table = Table("task", "status", "started", "duration", "index")
+        for task in step.tasks():
+            status = "succeeded" if task.successful else ("failed" if task.finished else "running")
+            table.add_row(task.pathspec, _status(status), _when(task.created_at),
+                          _duration(task.created_at, task.finished_at), str(task.index if task.index is not None else "-"))
+        console.print(table)
+    elif len(parts) == 4:
+        task = Task(pathspec)
+        status = "succeeded" if task.successful else ("failed" if task.finished else "running")
+        console.print(f"[bold]{task.pathspec}[/bold]  {_status(status)}  attempt {task.current_attempt}")
+        table = Table("artifact", "type", "size", "value")
+        for art in task.artifacts:
+            text = repr(art.data)
+            table.add_row(art.id, art.type, f"{art.size:,} B", text if len(text) <= 80 else text[:77] + "...")
+        console.print(table)
+        if task.exception:
+            exc = task.exception
+            console.print(f"[red]exception:[/red] {exc}")
+        tail = task.stdout.splitlines()[-10:]
+        if tail:
+            console.print("[dim]last lines of stdout:[/dim]")
+            for line in tail:
+                console.print(line, markup=False, highlight=False)
+    else:
+        raise CommandError(f"{pathspec!r} is not a pathspec; write FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK.")
