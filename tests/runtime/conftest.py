@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -40,6 +41,12 @@ class Done:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    def run_id(self, flow: str) -> int:
+        """The run number the console's summary line reports."""
+        found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", self.stdout)
+        assert found, f"no summary line for {flow} in:\n{self}"
+        return int(found[-1])
 
     def __str__(self) -> str:  # shown by pytest when an assertion on it fails
         return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
@@ -216,11 +223,3 @@ def reading(home: Path):
         else:
             os.environ["HEADWATER_HOME"] = old
 
-
-def run_id(done: Done, flow: str) -> int:
-    """The run number the console summary line reports."""
-    import re
-
-    found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", done.stdout)
-    assert found, f"no summary line for {flow} in:\n{done}"
-    return int(found[-1])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import run_id
-
 PARAMS = """
 import uuid
 
@@ -126,7 +124,7 @@ def runs(module_fd):
 def seen(fd, runs, which):
     done = runs[which]
     assert done.returncode == 0, done
-    return fd.value("ParamFlow", run_id(done, "ParamFlow"), "start", "seen")
+    return fd.value("ParamFlow", done.run_id("ParamFlow"), "start", "seen")
 
 
 def test_defaults(module_fd, runs):
@@ -140,7 +138,7 @@ def test_command_line_values_are_converted_to_the_parameter_type(module_fd, runs
     assert got == {
         "greeting": "hi there", "count": 12, "alpha": 2.5, "flag": True,
         "settings": {"b": [1, 2], "c": None}, "nums": [5, 6, 7], "max_depth": 9}
-    types = module_fd.value("ParamFlow", run_id(runs["cli"], "ParamFlow"), "start", "types")
+    types = module_fd.value("ParamFlow", runs["cli"].run_id("ParamFlow"), "start", "types")
     assert types["count"] == "int" and types["alpha"] == "float" and types["flag"] == "bool"
 
 
@@ -164,7 +162,7 @@ def test_bool_false_and_underscore_spelling(module_fd, runs):
 
 def test_parameters_are_visible_in_every_step(module_fd, runs):
     done = runs["cli"]
-    run = run_id(done, "ParamFlow")
+    run = done.run_id("ParamFlow")
     assert module_fd.value("ParamFlow", run, "join", "greeting_in_join") == "hi there"
     assert "greeting in end: hi there" in done.stdout
 
@@ -172,7 +170,7 @@ def test_parameters_are_visible_in_every_step(module_fd, runs):
 def test_callable_default_is_evaluated_once_per_run(module_fd, runs):
     tokens = {}
     for which in ("default", "cli"):
-        run = run_id(runs[which], "ParamFlow")
+        run = runs[which].run_id("ParamFlow")
         start = module_fd.value("ParamFlow", run, "start", "tokens_start")
         each = module_fd.value("ParamFlow", run, "join", "tokens")
         assert each == [start] * 3, "every task of a run sees the same value"
@@ -182,7 +180,7 @@ def test_callable_default_is_evaluated_once_per_run(module_fd, runs):
 
 
 def test_class_constants_are_readable_in_steps(module_fd, runs):
-    run = run_id(runs["default"], "ParamFlow")
+    run = runs["default"].run_id("ParamFlow")
     assert module_fd.value("ParamFlow", run, "start", "limit_seen") == 7
 
 

@@ -2,6 +2,7 @@
 
     ClientError (headwater.exceptions)
     ├── ObjectNotFound       no such flow, run, step, task, attempt or artifact (also a KeyError)
+    │   └── ArtifactNotFound no such artifact in ``task.data.x`` (also an AttributeError)
     ├── InvalidPathspec      a pathspec that cannot name anything, e.g. "A/B/C/D/E" (also a ValueError)
     ├── TagError             a tag that cannot be added, removed or replaced (also a ValueError)
     └── NamespaceMismatch    the object exists, but not in the current namespace
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 
 from ..exceptions import ClientError, NamespaceMismatch
 
-__all__ = ["ClientError", "InvalidPathspec", "NamespaceMismatch", "ObjectNotFound", "TagError"]
+__all__ = ["ArtifactNotFound", "ClientError", "InvalidPathspec", "NamespaceMismatch", "ObjectNotFound", "TagError"]
 
 
 class ObjectNotFound(ClientError, KeyError):
@@ -27,6 +28,10 @@ class ObjectNotFound(ClientError, KeyError):
     """
 
     headline = "Not found"
+
+
+class ArtifactNotFound(ObjectNotFound, AttributeError):
+    """``task.data.nope``: an AttributeError too, so ``hasattr`` and ``getattr(..., default)`` work."""
 
 
 class InvalidPathspec(ClientError, ValueError):
@@ -41,7 +46,8 @@ class TagError(ClientError, ValueError):
     headline = "Invalid tag"
 
 
-def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "") -> ObjectNotFound:
+def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "",
+              cls: type[ObjectNotFound] = ObjectNotFound) -> ObjectNotFound:
     """``ObjectNotFound`` naming ``asked`` and suggesting close matches from ``existing``."""
     import difflib
 
@@ -55,4 +61,4 @@ def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "")
         message += f" Known: {shown}."
     if hint:
         message += f" {hint}"
-    return ObjectNotFound(message)
+    return cls(message)

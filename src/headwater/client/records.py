@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ..metadata.sqlite import PARAMS_STEP, PARAMS_TASK
+from ..metadata.sqlite import PARAMS_TASK
 from .stores import Stores
 
 ABANDONED_AFTER = 60.0  # seconds without a heartbeat before a running run counts as abandoned
@@ -131,7 +131,8 @@ class TaskRow(NamedTuple):
 
     @property
     def parent_ids(self) -> list[int]:
-        return [p for p in json.loads(self.parents or "[]") if p != PARAMS_TASK or self.step == PARAMS_STEP]
+        """Parent task ids, without the run's ``_parameters`` task (not a step of the flow)."""
+        return [p for p in json.loads(self.parents or "[]") if p != PARAMS_TASK]
 
     @property
     def frames(self) -> list[dict[str, Any]]:
