@@ -150,39 +150,40 @@ class FlowDir:
         """Step of every task, in task id order (the order tasks were created)."""
         return [t["step"] for t in self.tasks(flow, run)]
 
-    def exception(self, flow: str, run: int, step: str) -> dict[str, Any]:
-        rows = self.query(
-            "SELECT a.exception FROM attempts a JOIN tasks t USING (flow, run_number, task_id)"
-            " WHERE a.flow = ? AND a.run_number = ? AND t.step = ? AND a.exception IS NOT NULL",
-            (flow, run, step))
-        assert rows, f"no exception recorded for {flow}/{run}/{step}"
-        return json.loads(rows[-1][0])
+    # -- through the client, as a user reads a run ----------------------------------------------
+    @contextlib.contextmanager
+    def client(self):
+        """``headwater`` with this datastore as HEADWATER_HOME, in every namespace."""
+        with reading(self.home) as hw:
+            yield hw
 
-    def artifact(self, flow: str, run: int, task_id: int, name: str) -> Any:
-        """One artifact of a task's latest attempt, loaded from the blob store."""
-        from headwater.datastore import BlobStore, LocalStorage
-
-        rows = self.query(
-            "SELECT a.key FROM artifacts a JOIN tasks t USING (flow, run_number, task_id)"
-            " WHERE a.flow = ? AND a.run_number = ? AND a.task_id = ? AND a.attempt = t.attempt"
-            " AND a.name = ?", (flow, run, task_id, name))
-        assert rows, f"{flow}/{run}/{task_id} has no artifact {name!r}"
-        return BlobStore(LocalStorage(self.home)).load(rows[0][0])
+    def task_objects(self, flow: str, run: int, step: str) -> list[Any]:
+        """``Run(...)[step].tasks()``, in task id order."""
+        with self.client() as hw:
+            return sorted(hw.Run(f"{flow}/{run}")[step].tasks(), key=lambda t: int(t.id))
 
     def values(self, flow: str, run: int, step: str, name: str) -> list[Any]:
         """The artifact ``name`` of every task of ``step``, in task id order."""
-        return [self.artifact(flow, run, t["id"], name) for t in self.tasks(flow, run, step)]
+        with self.client():
+            return [task.data[name] for task in self.task_objects(flow, run, step)]
 
     def value(self, flow: str, run: int, step: str, name: str) -> Any:
         (value,) = self.values(flow, run, step, name)
         return value
 
-    def log(self, flow: str, run: int, step: str, task_id: int, stream: str = "stdout",
-            attempt: int = 0) -> str:
-        """A task's stored output, without the per-line timestamps."""
-        from headwater.datastore.logs import log_path, read_text
+    def exception(self, flow: str, run: int, step: str) -> Any:
+        """What the failed task of ``step`` raised: ``Task(pathspec).exception``."""
+        with self.client() as hw:
+            failed = [t for t in self.task_objects(flow, run, step) if not t.successful]
+            assert failed, f"no failed task in {flow}/{run}/{step}"
+            exc = hw.Task(failed[-1].pathspec).exception
+            assert exc is not None, f"no exception recorded for {failed[-1].pathspec}"
+            return exc
 
-        return read_text(log_path(self.home, flow, run, step, task_id, attempt, stream))
+    def log(self, flow: str, run: int, step: str, task_id: int, stream: str = "stdout") -> str:
+        """``Task(pathspec).stdout`` or ``.stderr``."""
+        with self.client() as hw:
+            return getattr(hw.Task(f"{flow}/{run}/{step}/{task_id}"), stream)
 
 
 @pytest.fixture
@@ -197,19 +198,9 @@ def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
     return FlowDir(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
 
 
-def client_available() -> bool:
-    try:
-        from headwater import Flow  # noqa: F401
-    except Exception:  # noqa: BLE001 - the client is being written
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def reading(home: Path):
     """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace."""
-    if not client_available():
-        pytest.skip("headwater.client is not importable yet")
     import headwater
 
     old = os.environ.get("HEADWATER_HOME")

@@ -182,6 +182,10 @@ def test_callable_default_is_evaluated_once_per_run(module_fd, runs):
 def test_class_constants_are_readable_in_steps(module_fd, runs):
     run = runs["default"].run_id("ParamFlow")
     assert module_fd.value("ParamFlow", run, "start", "limit_seen") == 7
+    with module_fd.client() as hw:
+        data = hw.Run(f"ParamFlow/{run}").data
+        assert data.LIMIT == 7, "stored with the run, like a parameter"
+        assert data.greeting == "hello" and data.alpha == 0.5
 
 
 def test_help_lists_parameters_with_env_names(module_fd):
@@ -230,3 +234,89 @@ def test_required_parameter_given_by_environment(fd):
     done = fd.run(env=fd.env(HEADWATER_RUN_WHO="env-person"))
     assert done.returncode == 0, done
     assert "hello env-person" in done.stdout
+
+
+SEPARATED = """
+class SeparatedFlow(FlowSpec):
+    words = Parameter("words", default="a,b", separator=",")
+
+    @step
+    def start(self):
+        self.words_seen = self.words
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    SeparatedFlow()
+"""
+
+
+def test_separator_splits_a_value_from_the_command_line(fd):
+    fd.write(SEPARATED)
+    done = fd.run("--words", "x,y,z")
+    assert done.returncode == 0, done
+    assert fd.value("SeparatedFlow", 1, "start", "words_seen") == ["x", "y", "z"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a str Parameter with separator= splits values given on the command line or in the "
+    "environment, but not its default string (Parameter.resolve returns a str default as is), "
+    "so self.words is 'a,b' by default and ['a', 'b'] when given; Metaflow splits both"))
+def test_separator_splits_the_default_too(fd):
+    fd.write(SEPARATED)
+    done = fd.run()
+    assert done.returncode == 0, done
+    assert fd.value("SeparatedFlow", 1, "start", "words_seen") == ["a", "b"]
+
+
+SHADOWING = """
+class ShadowFlow(FlowSpec):
+    tag = Parameter("tag", default="x")
+
+    @step
+    def start(self):
+        self.tag_seen = self.tag
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ShadowFlow()
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a Parameter named like an option of run (tag, max-workers, max-num-splits, "
+    "run-id-file, executor) is accepted and silently takes that option over: "
+    "`run --tag hello` sets the parameter and the run gets no tag. Metaflow refuses reserved "
+    "parameter names with a clear error"))
+def test_a_parameter_may_not_take_over_an_option_of_run(fd):
+    fd.write(SHADOWING)
+    done = fd.run("--tag", "hello")
+    user_tags = fd.query("SELECT tag FROM tags WHERE flow = 'ShadowFlow' AND system = 0")
+    if done.returncode == 0:
+        assert user_tags == [("hello",)], "the run was not tagged: the parameter took --tag"
+    else:
+        assert "tag" in done.stderr and "Traceback" not in done.output
+        assert fd.files() == {}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--settings", "{bad"], ["--settings", "JSON"]),
+    (["--flag", "maybe"], ["--flag", "true or false"]),
+    (["--count", "1.5"], ["--count", "1.5"]),
+    (["--nums", "1,x"], ["--nums", "'x'"]),
+])
+def test_malformed_values_of_each_type_are_refused(module_fd, runs, args, words):
+    before = module_fd.files()
+    done = module_fd.run(*args, flow="params.py")
+    assert done.returncode != 0
+    for word in words:
+        assert word in done.stderr, done
+    assert "Traceback" not in done.output
+    assert module_fd.files() == before

@@ -137,10 +137,10 @@ def build_cli(flow_cls: type) -> click.Group:
     def start(obj: _Obj, *, params: dict[str, Any] | None, resume: tuple[str | None, str | None] | None,
               tags: tuple[str, ...], max_workers: int, max_num_splits: int, run_id_file: str | None,
               executor: str, max_cpu: float | None, max_memory: float | None) -> None:
+        from ..client.tags import validate_tags
         from ..runtime.console import Console
         from ..runtime.launch import launch_run
         from ..user import current_user
-        from .tags import validate_tags
 
         graph, configs = obj.prepare()
         validate_tags(tags)

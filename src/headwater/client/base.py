@@ -9,12 +9,21 @@ current datastore the first time it is used.
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar, TypeVar
 
 from .errors import InvalidPathspec, not_found
 from .namespace import get_namespace, mismatch
-from .records import RunRow, flow_created_at, flow_names, run_has_tag, run_numbers, run_row, run_tags
-from .stores import Stores, current_stores
+from .records import (
+    RunRow,
+    flow_created_at,
+    flow_names,
+    run_has_tag,
+    run_numbers,
+    run_row,
+    run_tags,
+)
+from .stores import Stores, current_stores, stores_for
 
 T = TypeVar("T", bound="ClientObject")
 
@@ -80,9 +89,12 @@ class ClientObject:
 
     @property
     def _stores(self) -> Stores:
-        if self._stores_ is None:
-            self._stores_ = current_stores()
-        return self._stores_
+        stores = self._stores_
+        if stores is None:
+            stores = self._stores_ = current_stores()
+        elif stores.pid != os.getpid():  # used in a forked child: same datastore, new connection
+            stores = self._stores_ = stores_for(stores.root)
+        return stores
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -127,21 +139,24 @@ class ClientObject:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), self.pathspec, self._attempt))
 
-    # -- tags (a run's; steps, tasks and artifacts share their run's) ---------------------------
+    # -- tags (a run's; steps, tasks and artifacts share their run's; a flow has none) ----------
+    def _tag_pairs(self) -> list[tuple[str, bool]]:
+        return run_tags(self._stores, self._flow, self._run) if len(self._parts) > 1 else []
+
     @property
     def tags(self) -> frozenset[str]:
         """All tags of the run: user tags and system tags."""
-        return frozenset(t for t, _ in run_tags(self._stores, self._flow, self._run))
+        return frozenset(t for t, _ in self._tag_pairs())
 
     @property
     def user_tags(self) -> frozenset[str]:
         """Tags added by users (``run --tag``, ``add_tag``)."""
-        return frozenset(t for t, system in run_tags(self._stores, self._flow, self._run) if not system)
+        return frozenset(t for t, system in self._tag_pairs() if not system)
 
     @property
     def system_tags(self) -> frozenset[str]:
         """Tags set by Headwater (``user:ana``, ``runtime:local``, ``python_version:...``)."""
-        return frozenset(t for t, system in run_tags(self._stores, self._flow, self._run) if system)
+        return frozenset(t for t, system in self._tag_pairs() if system)
 
 
 def _restore(cls: type[ClientObject], pathspec: str, attempt: int | None) -> ClientObject:

@@ -58,7 +58,7 @@ def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "",
         message += f" Did you mean: {', '.join(close)}?"
     elif names:
         shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
-        message += f" Known: {shown}."
+        message += f" Choose from: {shown}."
     if hint:
         message += f" {hint}"
     return cls(message)

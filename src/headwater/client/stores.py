@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..datastore.root import ENV, find_root
 from ..exceptions import DatastoreError, MetadataError
 
 if TYPE_CHECKING:
     from ..datastore.blobs import BlobStore
     from ..metadata.sqlite import SQLiteMetadata
+
+ENV = "HEADWATER_HOME"  # same as headwater.datastore.root.ENV, which is imported only when needed
 
 _roots: dict[tuple[int, str | None, str], Path] = {}
 _stores: dict[tuple[int, Path], Stores] = {}
@@ -36,6 +37,7 @@ class Stores:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.pid = os.getpid()  # SQLite connections must not cross fork: children open their own
         self._md: SQLiteMetadata | None = None
         self._blobs: BlobStore | None = None
         self._lock = threading.Lock()
@@ -93,6 +95,18 @@ class Stores:
             self._md = None
 
 
+def stores_for(root: Path) -> Stores:
+    """The (cached) stores of the datastore at ``root``, for this process."""
+    key = (os.getpid(), root)
+    stores = _stores.get(key)
+    if stores is None:
+        with _lock:
+            stores = _stores.get(key)
+            if stores is None:
+                stores = _stores[key] = Stores(root)
+    return stores
+
+
 def current_stores() -> Stores:
     """The stores of the datastore that ``find_root()`` picks right now (cached)."""
     pid = os.getpid()
@@ -105,15 +119,12 @@ def current_stores() -> Stores:
     key = (pid, os.environ.get(ENV), cwd)
     root = _roots.get(key)
     if root is None or not root.is_dir():
+        # The datastore package is heavy to import: load it on first use only.
+        from ..datastore.root import find_root
+
         root = find_root()
         _roots[key] = root
-    stores = _stores.get((pid, root))
-    if stores is None:
-        with _lock:
-            stores = _stores.get((pid, root))
-            if stores is None:
-                stores = _stores[(pid, root)] = Stores(root)
-    return stores
+    return stores_for(root)
 
 
 def clear_cache() -> None:

@@ -1,0 +1,259 @@
+"""Run: one execution of a flow, its status, steps, results, parameters, code and tags.
+
+    >>> run = Run("TrainFlow/12")                        # or Flow("TrainFlow")["12"]
+    >>> run.successful, run.status, run.finished_at      # doctest: +SKIP
+    >>> run.data.best                                    # the end step's artifacts
+    >>> run.parameters["alpha"]
+    >>> [step.id for step in run]                        # newest step first
+    >>> run["train"].task.stdout
+    >>> run.add_tag("baseline")
+
+``status`` is ``running``, ``succeeded`` or ``failed``, or ``abandoned`` when a run still
+marked running has not sent a heartbeat for a minute (its scheduler was killed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..metadata.sqlite import PARAMS_STEP, PARAMS_TASK
+from . import display, tags
+from .base import ClientObject, load_run, parse_pathspec
+from .code import CodePackage
+from .errors import not_found
+from .records import (
+    RunRow,
+    artifact_rows,
+    run_tags,
+    step_exists,
+    step_names,
+    task_rows,
+    to_datetime,
+)
+from .step import Step
+from .task import Task, TaskData
+
+if TYPE_CHECKING:
+    from .flow import Flow
+    from .stores import Stores
+
+
+class Run(ClientObject):
+    """A run of a flow.
+
+    >>> Run("TrainFlow/12").data.best                    # doctest: +SKIP
+    0.91
+    """
+
+    _DEPTH = 2
+    _row_cache: RunRow | None
+    _end_task: Task | None
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        from .stores import current_stores
+
+        parts = parse_pathspec(pathspec, "Run", 2)
+        stores = current_stores()
+        self._setup(parts, stores)
+        self._row_cache = load_run(stores, parts[0], int(parts[1]), check_namespace=_namespace_check)
+
+    def _setup(self, parts: tuple[str, ...], stores: Stores | None, attempt: int | None = None) -> None:
+        super()._setup(parts, stores, attempt)
+        self._row_cache = None
+        self._end_task = None
+
+    @classmethod
+    def _of(cls, row: RunRow, stores: Stores) -> Run:
+        run = cls._bare((row.flow, str(row.number)), stores)
+        run._row_cache = row
+        return run
+
+    @property
+    def _row(self) -> RunRow:
+        """The run's record, re-read while the run is running (a finished record never changes)."""
+        row = self._row_cache
+        if row is None or row.status == "running":
+            row = self._row_cache = load_run(self._stores, self._flow, self._run, check_namespace=False)
+        return row
+
+    # -- status and times --------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """``running``, ``succeeded``, ``failed``, or ``abandoned`` (no heartbeat for a minute)."""
+        return self._row.effective_status()
+
+    @property
+    def successful(self) -> bool:
+        """Whether the run finished and succeeded."""
+        return self._row.status == "succeeded"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended, successfully or not (an abandoned run has not)."""
+        return self._row.status in ("succeeded", "failed")
+
+    @property
+    def created_at(self) -> datetime:
+        """When the run started."""
+        return to_datetime(self._row.created_at)  # type: ignore[return-value]
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the run ended; None while it runs (or if it was abandoned)."""
+        return to_datetime(self._row.finished_at)
+
+    @property
+    def heartbeat_at(self) -> datetime | None:
+        """The scheduler's last sign of life."""
+        return to_datetime(self._row.heartbeat_at)
+
+    @property
+    def user(self) -> str:
+        """Who started the run."""
+        return self._row.user
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a run made by ``resume``: the run it resumed; else None."""
+        origin = self._row.origin_run_id
+        return f"{self._flow}/{origin}" if origin else None
+
+    # -- steps ---------------------------------------------------------------------------------
+    @property
+    def parent(self) -> Flow:
+        """The flow this run belongs to."""
+        from .flow import Flow
+
+        return Flow._bare(self._parts[:1], self._stores_)
+
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """The run's steps, most recently started first (``_parameters`` left out).
+
+        With ``tags``, none unless the run carries all of them.
+        """
+        if tags and not set(tags) <= self.tags:
+            return iter([])
+        names = [s for s in step_names(self._stores, self._flow, self._run) if not s.startswith("_")]
+        return iter([Step._bare((*self._parts, name), self._stores) for name in names])
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        """``run["train"]``: one step."""
+        if not isinstance(step, str) or not step_exists(self._stores, self._flow, self._run, step):
+            names = [s for s in step_names(self._stores, self._flow, self._run) if not s.startswith("_")]
+            raise not_found(f"Run {self.pathspec} has no step", str(step), names,
+                            hint="" if names else "No task of it has started yet.")
+        return Step._bare((*self._parts, step), self._stores)
+
+    def __contains__(self, step: object) -> bool:
+        return isinstance(step, str) and step_exists(self._stores, self._flow, self._run, step)
+
+    @property
+    def _end_step(self) -> str:
+        graph = json.loads(self._row.graph) if self._row.graph else {}
+        for node in graph.get("steps", ()):
+            if node.get("type") == "end":
+                return str(node["name"])
+        return "end"
+
+    @property
+    def end_task(self) -> Task | None:
+        """The task of the ``end`` step, or None if the run has not reached it."""
+        if self._end_task is not None:
+            return self._end_task
+        rows = task_rows(self._stores, self._flow, self._run, self._end_step, limit=1)
+        if not rows:
+            return None
+        task = Task._of(rows[0], self._stores)
+        if rows[0].status != "running":
+            self._end_task = task
+        return task
+
+    @property
+    def data(self) -> TaskData | None:
+        """The end task's artifacts (parameters included): ``run.data.best``; None before the end."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Parameter values of the run (with class constants and configs), by name."""
+        store = self._stores.blobs
+        rows = artifact_rows(self._stores, self._flow, self._run, PARAMS_TASK, 0)
+        return {r.name: store.load(r.key) for r in rows if not r.name.startswith("_")}
+
+    @property
+    def code(self) -> CodePackage | None:
+        """The flow's code as it ran (see ``CodePackage``), or None if none was stored."""
+        key = self._row.code_key
+        if not key:
+            return None
+        return CodePackage(key, self._stores.blobs.load_bytes(key), self._flow)
+
+    # -- tags ----------------------------------------------------------------------------------
+    def add_tag(self, tag: str) -> None:
+        """Add one user tag (nothing happens if the run already has it)."""
+        tags.change_tags(self, add=[tag])
+
+    def add_tags(self, tags_to_add: Iterable[str]) -> None:
+        """Add several user tags at once."""
+        tags.change_tags(self, add=tags_to_add)
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag (a tag the run does not have is ignored; system tags are refused)."""
+        tags.change_tags(self, remove=[tag])
+
+    def remove_tags(self, tags_to_remove: Iterable[str]) -> None:
+        """Remove several user tags at once."""
+        tags.change_tags(self, remove=tags_to_remove)
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        """Swap one user tag for another in one transaction."""
+        tags.change_tags(self, add=[tag_to_add], remove=[tag_to_remove])
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove some user tags and add others in one transaction."""
+        tags.change_tags(self, add=tags_to_add, remove=tags_to_remove)
+
+    # -- notebooks -----------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        row = self._row
+        created, finished = to_datetime(row.created_at), to_datetime(row.finished_at)
+        all_tags = run_tags(self._stores, self._flow, self._run)
+        facts = [
+            ("user", display.escape(row.user)),
+            ("created", display.when(created)),
+            ("finished", display.when(finished)),
+            ("duration", display.duration(created, finished)),
+            ("tags", display.escape(", ".join(t for t, system in all_tags if not system)) or "&mdash;"),
+            ("system tags", display.escape(", ".join(t for t, system in all_tags if system))),
+        ]
+        if row.origin_run_id:
+            facts.append(("resumed from", display.escape(f"{self._flow}/{row.origin_run_id}")))
+        parts = [display.title("Run", self.pathspec, row.effective_status()), display.fields(facts)]
+        steps = []
+        for name in step_names(self._stores, self._flow, self._run):
+            if name == PARAMS_STEP:
+                continue
+            rows = task_rows(self._stores, self._flow, self._run, name)
+            counts: dict[str, int] = {}
+            for t in rows:
+                counts[t.status] = counts.get(t.status, 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            steps.append((name, len(rows), summary))
+        parts.append("<p><strong>Steps</strong></p>" + display.table(("step", "tasks", "status"), steps))
+        params = artifact_rows(self._stores, self._flow, self._run, PARAMS_TASK, 0)
+        shown = [(r.name, r.type, display.size(r.size)) for r in params if not r.name.startswith("_")]
+        if shown:
+            parts.append("<p><strong>Parameters</strong></p>" + display.table(("name", "type", "size"), shown))
+        end = self.end_task
+        if end is not None:
+            arts = [(a.id, a.type, display.size(a.size)) for a in end]
+            parts.append("<p><strong>Artifacts of the end step</strong></p>"
+                         + display.table(("artifact", "type", "size"), arts))
+        return "".join(parts)

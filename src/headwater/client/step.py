@@ -1,0 +1,118 @@
+"""Step: the tasks that ran one step of a run (one, or one per foreach item).
+
+    >>> step = Run("TrainFlow/12")["train"]              # doctest: +SKIP
+    >>> step.task.data.score                             # a linear step has one task
+    >>> [t.data.score for t in step]                     # a foreach step has many
+    >>> step["5"]                                        # Task TrainFlow/12/train/5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .base import ClientObject, load_run, parse_pathspec
+from .errors import not_found
+from .records import (
+    run_tags,
+    step_exists,
+    step_names,
+    task_ids_of_step,
+    task_row,
+    task_rows,
+    to_datetime,
+)
+from .task import Task
+
+if TYPE_CHECKING:
+    from .run import Run
+
+
+class Step(ClientObject):
+    """A step of a run and its tasks.
+
+    >>> Step("TrainFlow/12/train").task                  # doctest: +SKIP
+    Task('TrainFlow/12/train/3')
+    """
+
+    _DEPTH = 3
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        from .stores import current_stores
+
+        parts = parse_pathspec(pathspec, "Step", 3)
+        stores = current_stores()
+        self._setup(parts, stores)
+        load_run(stores, parts[0], int(parts[1]), check_namespace=_namespace_check)
+        self._check()
+
+    def _check(self) -> None:
+        flow, run, step = self._parts
+        if not step_exists(self._stores, flow, int(run), step):
+            names = [s for s in step_names(self._stores, flow, int(run)) if not s.startswith("_")]
+            raise not_found(f"Run {flow}/{run} has no step", step, names,
+                            hint="" if names else "No task of it has started yet.")
+
+    @property
+    def parent(self) -> Run:
+        """The run this step belongs to."""
+        from .run import Run
+
+        return Run._bare(self._parts[:2], self._stores_)
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        """The step's tasks, in the order they were created (foreach items in order).
+
+        With ``tags``, none unless the run carries all of them (tasks share their run's tags).
+        """
+        if tags:
+            have = {t for t, _ in run_tags(self._stores, self._flow, self._run)}
+            if not set(tags) <= have:
+                return iter([])
+        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        return iter([Task._of(row, self._stores) for row in rows])
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    @property
+    def task(self) -> Task | None:
+        """The step's first task (the only one for a linear step), or None."""
+        rows = task_rows(self._stores, self._flow, self._run, self.id, limit=1)
+        return Task._of(rows[0], self._stores) if rows else None
+
+    def __getitem__(self, task_id: str | int) -> Task:
+        """``step["5"]``: the task with that id."""
+        text = str(task_id)
+        row = task_row(self._stores, self._flow, self._run, int(text)) if text.isdigit() else None
+        if row is None or row.step != self.id:
+            ids = [str(i) for i in task_ids_of_step(self._stores, self._flow, self._run, self.id)]
+            raise not_found(f"Step {self.pathspec} has no task", text, ids)
+        return Task._of(row, self._stores)
+
+    def __contains__(self, task_id: object) -> bool:
+        text = str(task_id)
+        if not text.isdigit():
+            return False
+        row = task_row(self._stores, self._flow, self._run, int(text))
+        return row is not None and row.step == self.id
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the step's first task was created."""
+        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        return to_datetime(min(r.created_at for r in rows)) if rows else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the step's last task ended, once all of them have; else None."""
+        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        if not rows or any(r.finished_at is None or r.status == "running" for r in rows):
+            return None
+        return to_datetime(max(r.finished_at or 0.0 for r in rows))
+
+    @property
+    def finished(self) -> bool:
+        """Whether every task of the step has ended."""
+        return self.finished_at is not None
