@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "timeout": "headwater.plugins.timeout",
     "resources": "headwater.plugins.resources",
     "environment": "headwater.plugins.environment",
+    "card": "headwater.plugins.card",
+    "get_cards": "headwater.cards",
     # client
     "Metaflow": "headwater.client",
     "Flow": "headwater.client",

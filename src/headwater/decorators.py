@@ -96,6 +96,13 @@ class StepDecorator:
     def task_post_step(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int) -> None:
         """Runs in the task process after the step function succeeded."""
 
+    def task_finished(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int,
+                      ok: bool, exception: dict | None) -> None:
+        """Runs in the task process last, after artifacts are stored (or the attempt failed).
+
+        Must not raise: a failure here is printed and ignored (cards use this).
+        """
+
 
 def attach(func: Callable[..., Any], deco: StepDecorator) -> None:
     decos = func.__dict__.setdefault("decorators", [])

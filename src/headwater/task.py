@@ -64,8 +64,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     md, blobs = stores or open_stores(Path(spec.root), readonly=True)
     node = graph[spec.step]
     decos = list(node.decorators)
-    tempdir: str | None = None
     result: dict[str, Any] = {"ok": False, "started_at": started, "host": socket.gethostname(), "pid": os.getpid()}
+    flow: FlowSpec | None = None
     try:
         flow = _build_flow(spec, flow_cls, graph, md, blobs, node)
         current._set(
@@ -74,6 +74,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             username=spec.user, namespace=f"user:{spec.user}", tags=list(spec.tags),
             parameter_names=list(spec.parameter_names),
         )
+        current._set_extra("_datastore_root", spec.root)
+        current._set_extra("_attempt", spec.attempt)
         hook_args = {"flow": flow, "step_name": spec.step, "retry_count": spec.attempt,
                      "max_retries": spec.max_retries}
         func = getattr(flow, spec.step)
@@ -111,11 +113,18 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             print(f"{exc.headline}: {exc}" + (f"\n  (at {where})" if where else ""), file=sys.stderr)
         else:
             print(user_traceback(exc), file=sys.stderr, end="")
-    finally:
-        tempdir = current._tempdir
-        current._reset()
-        if tempdir:
-            shutil.rmtree(tempdir, ignore_errors=True)
+    if flow is not None:
+        for deco in decos:
+            try:
+                deco.task_finished(flow=flow, step_name=spec.step, retry_count=spec.attempt,
+                                   max_retries=spec.max_retries, ok=result["ok"],
+                                   exception=result.get("exception"))
+            except Exception as exc:  # noqa: BLE001 - a report must never fail the task
+                print(f"@{deco.name}: {type(exc).__name__}: {exc} (ignored)", file=sys.stderr)
+    tempdir = current._tempdir
+    current._reset()
+    if tempdir:
+        shutil.rmtree(tempdir, ignore_errors=True)
     result["finished_at"] = time.time()
     return result
 

@@ -182,9 +182,11 @@ def build_cli(flow_cls: type) -> click.Group:
         ],
     ))
 
+    from .card_cmds import add_card_commands
     from .inspect_cmds import add_inspect_commands
 
     add_inspect_commands(cli, flow_cls)
+    add_card_commands(cli, flow_cls)
     return cli
 
 

@@ -17,6 +17,7 @@ STEP_DECORATORS = {
     "timeout": "headwater.plugins.timeout:timeout",
     "resources": "headwater.plugins.resources:resources",
     "environment": "headwater.plugins.environment:environment",
+    "card": "headwater.plugins.card:card",
 }
 
 

@@ -120,7 +120,9 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         origin_run = None
         param_refs: list[tuple[str, str, str, int]] = []
         if resume is None:
-            param_refs = _save_values(blobs, {**class_constants(flow_cls), **configs, **params})
+            # _parameter_names tells readers which of task 0's artifacts are parameters.
+            param_refs = _save_values(blobs, {**class_constants(flow_cls), **configs, **params,
+                                              "_parameter_names": list(params)})
         else:
             from .resume import Cloner, find_origin_run
 
