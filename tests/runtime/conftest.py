@@ -2,9 +2,13 @@
 
 Every flow runs for real, as ``python flow.py <command>`` in a subprocess whose working
 directory is the test's directory and whose ``HEADWATER_HOME`` is a datastore inside it.
-What a run recorded is read back with plain ``sqlite3`` on ``metadata.db`` (see
-``headwater/metadata/sqlite.py`` for the schema) and the blob store, or through the client
-(``from headwater import Run``) where a test is about what a user reads back.
+
+What a run left is read back two ways: artifact values, exceptions and task output through the
+client (``Run(...)[step].tasks()``, ``task.data``, ``Task(pathspec).exception``,
+``task.stdout``), as a user reads them; the bare records (which runs and tasks exist, their
+status and attempt) and the datastore's files with plain ``sqlite3`` on ``metadata.db`` (schema
+in ``headwater/metadata/sqlite.py``) and a directory walk, so "nothing was written" does not
+depend on the client.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import pytest
 
@@ -114,7 +119,7 @@ class FlowDir:
     def db(self) -> sqlite3.Connection:
         path = self.home / "metadata.db"
         assert path.exists(), f"no metadata database at {path}"
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        return sqlite3.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True)
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
         if not (self.home / "metadata.db").exists():
@@ -200,7 +205,8 @@ def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
 
 @contextlib.contextmanager
 def reading(home: Path):
-    """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace."""
+    """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace; put the
+    environment and the default namespace back afterwards, for tests that run next."""
     import headwater
 
     old = os.environ.get("HEADWATER_HOME")
@@ -209,6 +215,7 @@ def reading(home: Path):
         headwater.namespace(None)
         yield headwater
     finally:
+        headwater.default_namespace()
         if old is None:
             os.environ.pop("HEADWATER_HOME", None)
         else:

@@ -122,3 +122,13 @@ def test_config_given_after_run_is_not_accepted(cfg_dir):
     assert done.returncode != 0
     assert "--config" in done.stderr
     assert cfg_dir.files() == before
+
+
+def test_decorator_argument_naming_a_missing_config_key_is_refused(fd):
+    fd.write(CONFIGURED.replace("cfg.retries, minutes", "cfg.model.width, minutes"))
+    (fd.path / "cfg.json").write_text(json.dumps(DEFAULT_CFG))
+    done = fd.run()
+    assert done.returncode != 0
+    assert "cfg.model.width" in done.stderr and "width" in done.stderr
+    assert "Traceback" not in done.output
+    assert fd.files() == {}

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import psutil
@@ -154,7 +155,7 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
     log = fd.path / "console.txt"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [os.sys.executable, "flow.py", "run"], cwd=fd.path, env=fd.env(), stdout=out,
+            [sys.executable, "flow.py", "run"], cwd=fd.path, env=fd.env(), stdout=out,
             stderr=subprocess.STDOUT, start_new_session=whole_group)
     try:
         wait_for(lambda: log.read_text().count("napping") == 2, 60, "both tasks to start")
@@ -166,7 +167,7 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
             os.killpg(proc.pid, signal.SIGINT)
         else:
             os.kill(proc.pid, signal.SIGINT)
-        proc.wait(timeout=15)
+        proc.wait(timeout=10)  # a generous bound, not a speed check
     finally:
         if proc.poll() is None:
             proc.kill()

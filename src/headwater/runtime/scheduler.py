@@ -18,6 +18,7 @@ to resume. Ctrl-C does the same within seconds.
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
 from collections import Counter, deque
@@ -83,6 +84,7 @@ class Scheduler:
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="headwater-heartbeat")
         beat.start()
         interrupted = False
+        previous = _stop_on_sigterm()
         try:
             while self.ready or self.running or self.retries_pending:
                 self._fill()
@@ -91,10 +93,12 @@ class Scheduler:
                 self._handle(self.events.get())
         except KeyboardInterrupt:
             interrupted = True
-            self.failed.append("interrupted by Ctrl-C")
+            self.failed.append("interrupted (Ctrl-C or SIGTERM)")
             self._stop_all("the run was interrupted")
         finally:
             self._stop_heartbeat.set()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         ok = not self.failed
         self.md.finish_run(self.flow, self.run_number, Status.SUCCEEDED if ok else Status.FAILED)
         for timer in self.timers.values():
@@ -299,10 +303,19 @@ class Scheduler:
         return hints
 
 
+def _stop_on_sigterm() -> Any:
+    """``kill <pid>`` stops a run the way Ctrl-C does: tasks stopped, run recorded as failed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
 def _exit_reason(event: AttemptDone) -> str:
     if event.signal:
-        import signal
-
         try:
             name = signal.Signals(event.signal).name
         except ValueError:
