@@ -17,6 +17,8 @@ from typing import Any
 
 from .exceptions import MergeArtifactsError, StepError
 
+LARGE = 1 << 20  # artifacts bigger than this are fingerprinted on load (see task._persist)
+
 # Names a flow may not use for artifacts or steps: FlowSpec's own API.
 RESERVED = frozenset({
     "next", "input", "index", "foreach_stack", "merge_artifacts", "name", "cmd", "script_name",
@@ -57,7 +59,7 @@ class FlowSpec:
         d["_hw_step"] = step
         d["_hw_frames"] = list(frames)
         d["_hw_is_join"] = is_join
-        d["_hw_loaded"] = {}  # name -> key of artifacts loaded from a parent
+        d["_hw_loaded"] = {}  # name -> fingerprint of large artifacts loaded from a parent
         d["_hw_transition"] = None
 
     def __getattr__(self, name: str) -> Any:
@@ -67,10 +69,13 @@ class FlowSpec:
         d = self.__dict__
         refs = d.get("_hw_refs")
         if refs is not None and name in refs:
-            key = refs[name][0]
-            value = d["_hw_store"].load(key)
+            key, _, size = refs[name]
+            store = d["_hw_store"]
+            value = store.load(key)
             d[name] = value
-            d["_hw_loaded"][name] = key
+            if size > LARGE:
+                # Remember what it looked like, so an unchanged large value is not stored again.
+                d["_hw_loaded"][name] = store.fingerprint(value)
             return value
         raise AttributeError(self._missing_message(name))
 

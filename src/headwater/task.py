@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .current import current
+from .datastore import SerializationError
 from .exceptions import HeadwaterException, StepError, UnpicklableArtifactError
 from .flowspec import FlowSpec, Inputs
 
@@ -235,6 +236,7 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
     d = flow.__dict__
     refs: Mapping[str, Any] = d["_hw_refs"]
     params = d["_hw_params"]
+    loaded = d["_hw_loaded"]
     out: dict[str, tuple[str, str, str, int]] = {}
     for name, ref in refs.items():
         if name not in d:
@@ -244,9 +246,12 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
     for name, value in d.items():
         if name.startswith("_hw_") or name in params:
             continue
+        if name in loaded and blobs.fingerprint(value) == loaded[name]:
+            out[name] = (name, *refs[name])  # a large value the step only read
+            continue
         try:
             saved = blobs.save(value)
-        except Exception as exc:
+        except SerializationError as exc:
             raise UnpicklableArtifactError(
                 f"the artifact self.{name} (a {type(value).__module__}.{type(value).__qualname__}) "
                 f"cannot be stored: {exc}. Store something picklable instead (e.g. the object's "

@@ -203,21 +203,27 @@ def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
     return FlowDir(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
 
 
+_reading_depth = 0
+
+
 @contextlib.contextmanager
 def reading(home: Path):
-    """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace; put the
-    environment and the default namespace back afterwards, for tests that run next."""
+    """Point the client at ``home`` (as HEADWATER_HOME) and look in every namespace; the
+    outermost use puts the environment and the default namespace back, for the tests after."""
+    global _reading_depth
     import headwater
 
     old = os.environ.get("HEADWATER_HOME")
     os.environ["HEADWATER_HOME"] = str(home)
+    _reading_depth += 1
     try:
         headwater.namespace(None)
         yield headwater
     finally:
-        headwater.default_namespace()
+        _reading_depth -= 1
+        if _reading_depth == 0:
+            headwater.default_namespace()
         if old is None:
             os.environ.pop("HEADWATER_HOME", None)
         else:
             os.environ["HEADWATER_HOME"] = old
-

@@ -11,6 +11,7 @@ and caching copy keys, never bytes. Two write paths:
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
@@ -62,6 +63,21 @@ class BlobStore:
             payload.write_to(w)
             key = w.commit()
         return BlobRef(key, w.size, type_name(obj))
+
+    @staticmethod
+    def fingerprint(obj: Any) -> str:
+        """A hash of the value's raw pickled content, computed without copying its buffers.
+
+        Equal fingerprints mean ``save`` would store the same bytes again, so a task can pass
+        a large loaded artifact on by reference when the step did not change it.
+        """
+        h = xxhash.xxh3_128()
+        buffers: list[pickle.PickleBuffer] = []
+        h.update(pickle.dumps(obj, protocol=5, buffer_callback=buffers.append))
+        for buf in buffers:
+            with buf.raw() as view:
+                h.update(view)
+        return h.hexdigest()
 
     def load(self, key: str, *, verify: bool = False) -> Any:
         """Load a value; ``verify`` also checks the bytes against the key (one extra hash)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..configs import flow_configs, resolve_delayed
+from ..datastore import SerializationError
 from ..exceptions import ParameterError
 from ..graph import FlowGraph
 from ..parameters import Parameter, flow_parameters
@@ -162,7 +163,7 @@ def _save_values(blobs: Any, values: dict[str, Any]) -> list[tuple[str, str, str
     for name, value in values.items():
         try:
             ref = blobs.save(value)
-        except Exception as exc:  # noqa: BLE001
+        except SerializationError as exc:
             raise ParameterError(f"the value of {name!r} cannot be stored: {exc}") from None
         refs.append((name, ref.key, ref.type, ref.size))
     return refs
