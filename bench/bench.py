@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def base_env(scratch: Path) -> dict[str, str]:
 
 
 class ToolRun:
-    """One tool's state within one workload: its working directory, reps and first error."""
+    """One tool's state within one workload: its working directory, reps and errors."""
 
     def __init__(self, workload: Workload, tool: Tool, root: Path, env: dict[str, str],
                  timeout: float) -> None:
@@ -116,7 +117,7 @@ class ToolRun:
         install_flow(self.workload.flow, self.tool, ctx.workdir)
         return ctx
 
-    def attempt(self, what: str, action: Any) -> Any:
+    def attempt(self, what: str, action: Callable[[Ctx], Any]) -> Any:
         """Run action(ctx). A failure is recorded and shown (once per distinct message);
         its partial metrics are returned, and if there are none the tool stops here."""
         if self.stopped:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -31,7 +32,7 @@ class CmdResult:
     def describe_failure(self, tail_lines: int = 25) -> str:
         status = "timed out" if self.returncode is None else f"exit code {self.returncode}"
         tail = "\n".join((self.stderr or self.stdout).strip().splitlines()[-tail_lines:])
-        return f"`{' '.join(self.argv)}` {status}\n{tail}"
+        return f"`{shlex.join(self.argv)}` {status}\n{tail}"
 
 
 class TreeRssSampler(threading.Thread):
@@ -83,7 +84,11 @@ def run_cmd(
     timeout: float,
     log_dir: Path,
 ) -> CmdResult:
-    """Run argv in its own session; kill the whole session if it outlives timeout."""
+    """Run argv in its own session; kill the whole session if it outlives timeout.
+
+    The wait blocks in waitpid: Popen.wait(timeout=...) polls with sleeps of up to 50 ms,
+    which would quantize every measured wall time.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -94,17 +99,22 @@ def run_cmd(
         )
         sampler = TreeRssSampler(proc.pid)
         sampler.start()
+        timed_out = threading.Event()
+        watchdog = threading.Timer(timeout, _time_out, args=(proc.pid, timed_out))
+        watchdog.start()
         try:
-            returncode: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_session(proc)
-            returncode = None
+            returncode = proc.wait()
+        except BaseException:  # Ctrl-C: the command's own session would not get it
+            _kill_session(proc.pid)
+            raise
+        finally:
+            watchdog.cancel()
         wall = time.perf_counter() - start
         peak = sampler.stop()
-    _kill_session(proc)  # leftovers (a runtime's stray workers) must not outlive the command
+    _kill_session(proc.pid)  # leftovers (a runtime's stray workers) must not outlive it
     return CmdResult(
         argv=argv,
-        returncode=returncode,
+        returncode=None if timed_out.is_set() else returncode,
         wall=wall,
         peak_rss=peak,
         stdout=out_path.read_text(errors="replace"),
@@ -112,12 +122,16 @@ def run_cmd(
     )
 
 
-def _kill_session(proc: subprocess.Popen[bytes]) -> None:
+def _time_out(session_id: int, timed_out: threading.Event) -> None:
+    timed_out.set()
+    _kill_session(session_id)
+
+
+def _kill_session(session_id: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(session_id, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    proc.wait()
 
 
 def disk_usage(path: Path) -> int:

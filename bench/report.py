@@ -51,13 +51,14 @@ def format_ratio(mf: list[float], hw: list[float]) -> str:
     return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.1f}×" if ratio < 100 else f"{ratio:.0f}×"
 
 
-def tool_cell(tool: dict[str, Any], key: str, unit: str) -> tuple[str, list[float]]:
+def tool_cell(tool: dict[str, Any], key: str, unit: str, reps: int) -> tuple[str, list[float]]:
     values = [rep[key] for rep in tool.get("reps", []) if key in rep]
-    if tool.get("errors") and not values:
-        return "failed", []
     if not values:
-        return "—", []
-    return format_cell(values, unit), values
+        return ("failed" if tool.get("errors") else "—"), []
+    cell = format_cell(values, unit)
+    if len(values) < reps:
+        cell += f" ⚠ {len(values)}/{reps} ok"
+    return cell, values
 
 
 def table(results: dict[str, Any]) -> str:
@@ -67,8 +68,8 @@ def table(results: dict[str, Any]) -> str:
     ]
     for workload in results["workloads"]:
         for i, metric in enumerate(workload["metrics"]):
-            cells = [tool_cell(workload["tools"].get(t, {}), metric["key"], metric["unit"])
-                     for t in TOOLS]
+            cells = [tool_cell(workload["tools"].get(t, {}), metric["key"], metric["unit"],
+                               results["meta"]["reps"]) for t in TOOLS]
             title = workload["title"] if i == 0 else ""
             rows.append(f"| {title} | {metric['label']} | {cells[0][0]} | {cells[1][0]} | "
                         f"{format_ratio(cells[0][1], cells[1][1])} |")

@@ -314,7 +314,7 @@ class Sizes:
 
 
 FULL = Sizes(foreach_ns=(100, 1000), array_mib=1024, client_runs=200, setup_jobs=4)
-QUICK = Sizes(foreach_ns=(25,), array_mib=128, client_runs=50, setup_jobs=4)
+QUICK = Sizes(foreach_ns=(20,), array_mib=128, client_runs=50, setup_jobs=4)
 
 
 def all_workloads(sizes: Sizes) -> list[Workload]:

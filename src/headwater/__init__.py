@@ -12,6 +12,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# Imported eagerly (it is tiny) so that `headwater.current` is always the object, never the
+# submodule of the same name.
+from .current import current  # noqa: E402
+
 _EXPORTS: dict[str, str] = {
     # flow model
     "FlowSpec": "headwater.flowspec",
@@ -22,7 +26,6 @@ _EXPORTS: dict[str, str] = {
     "IncludeFile": "headwater.parameters",
     "Config": "headwater.configs",
     "config_expr": "headwater.configs",
-    "current": "headwater.current",
     # step decorators
     "retry": "headwater.plugins.retry",
     "catch": "headwater.plugins.catch",
@@ -45,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "HeadwaterException": "headwater.exceptions",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted([*_EXPORTS, "current"]) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,6 +41,8 @@ class Current:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
+        if name == "card":
+            raise AttributeError("current.card exists in steps decorated with @card; add @card above @step.")
         raise AttributeError(f"current has no attribute {name!r}")
 
     @property

@@ -180,10 +180,11 @@ class FlowDir:
         """What the failed task of ``step`` raised: ``Task(pathspec).exception``."""
         with self.client() as hw:
             failed = [t for t in self.task_objects(flow, run, step) if not t.successful]
-            assert failed, f"no failed task in {flow}/{run}/{step}"
-            exc = hw.Task(failed[-1].pathspec).exception
-            assert exc is not None, f"no exception recorded for {failed[-1].pathspec}"
-            return exc
+            # Siblings stopped because of the failure failed too, without an exception.
+            raised = [hw.Task(t.pathspec).exception for t in failed]
+            raised = [exc for exc in raised if exc is not None]
+            assert len(raised) == 1, f"{len(raised)} exceptions recorded in {flow}/{run}/{step}"
+            return raised[0]
 
     def log(self, flow: str, run: int, step: str, task_id: int, stream: str = "stdout") -> str:
         """``Task(pathspec).stdout`` or ``.stderr``."""

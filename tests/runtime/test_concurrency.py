@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 SIMPLE = """
-import os, time
+import pathlib
+import time
 
-# Both processes wait here until the test says go, so they record their runs together.
-while not os.path.exists("go"):
-    time.sleep(0.005)
+import headwater.metadata.sqlite as _sqlite
+
+# Make both processes open the run database at the same instant (the file start_at says when),
+# so they record their runs together instead of one after the other.
+_original_init = _sqlite.SQLiteMetadata.__init__
+
+def _aligned_init(self, root, *, readonly=False):
+    if not readonly:
+        start = float(pathlib.Path("start_at").read_text())
+        while time.time() < start:
+            pass
+    _original_init(self, root, readonly=readonly)
+
+_sqlite.SQLiteMetadata.__init__ = _aligned_init
 
 class TwinFlow(FlowSpec):
     @step
@@ -106,23 +122,65 @@ if __name__ == "__main__":
 """
 
 
+def start_together(fd, count, delay=0.8):
+    (fd.path / "start_at").write_text(repr(time.time() + delay))
+    procs = [fd.popen("run") for _ in range(count)]
+    return [(p, *p.communicate(timeout=120)) for p in procs]
+
+
 def test_two_runs_started_together_get_different_ids_and_both_succeed(fd):
     fd.write(SIMPLE)
-    procs = [fd.popen("run") for _ in range(2)]
-    (fd.path / "go").touch()
-    outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    (fd.path / "start_at").write_text("0")
+    first = fd.run()  # the datastore exists already: see the next test for a new one
+    assert first.returncode == 0, first
+    done = start_together(fd, 2)
+    for p, out, err in done:
         assert p.returncode == 0, out + err
-    assert fd.runs("TwinFlow") == [(1, "succeeded"), (2, "succeeded")]
-    ids = sorted(int(r[0]) for r in fd.query(
-        "SELECT run_number FROM runs WHERE flow = 'TwinFlow'"))
-    assert ids == [1, 2]
+    assert fd.runs("TwinFlow") == [(1, "succeeded"), (2, "succeeded"), (3, "succeeded")]
     reported = sorted(
-        int(line.split("finished run")[1]) for out, _ in outs
+        int(line.split("finished run")[1]) for _, out, _ in done
         for line in out.splitlines() if "finished run" in line)
-    assert reported == [1, 2], "each process ran its own run"
-    for run in (1, 2):
+    assert reported == [2, 3], "each process ran its own run"
+    for run in (2, 3):
         assert fd.value("TwinFlow", run, "end", "me") == str(run)
+
+
+OPEN_AND_RECORD = """
+import sys
+from pathlib import Path
+
+from headwater.metadata import SQLiteMetadata
+
+try:
+    md = SQLiteMetadata(Path(sys.argv[1]))
+    print("run", md.new_run("TwinFlow", user="tester", tags=[], system_tags=[]))
+except Exception as exc:
+    print("error:", exc)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: opening a new datastore while another process is still creating it fails at once "
+    "with 'Metadata error: cannot open the metadata database ...: database is locked' instead "
+    "of waiting (busy_timeout is 30 s): SQLiteMetadata._ensure_schema runs `PRAGMA "
+    "journal_mode = WAL`, which returns SQLITE_BUSY without calling the busy handler. Two "
+    "terminals starting the first runs of a project at the same moment hit this"))
+def test_opening_a_datastore_that_another_process_is_creating_waits(tmp_path):
+    # The state of the race, made certain: another process holds the write lock of the brand
+    # new database (as Headwater does while it creates the tables), and a run starts.
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "metadata.db", isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    opener = subprocess.Popen([sys.executable, "-c", OPEN_AND_RECORD, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # the other process finishes its work well within busy_timeout
+    finally:
+        db.execute("COMMIT")
+        db.close()
+    out = opener.communicate(timeout=60)[0].strip()
+    assert out == "run 1"
 
 
 @pytest.fixture(scope="module")

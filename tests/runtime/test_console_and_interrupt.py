@@ -86,10 +86,11 @@ def test_failure_summary_names_the_task_and_hints_logs_and_resume(module_fd, sum
     done = summaries["failed"]
     assert done.returncode != 0
     assert re.search(r"Run SummaryFlow/2 failed", done.stdout), done
-    (bad,) = [t for t in module_fd.tasks("SummaryFlow", 2, "body") if t["status"] == "failed"]
-    assert f"2/body/{bad['id']}" in done.stdout
+    with module_fd.client() as hw:
+        (bad,) = [t.id for t in hw.Run("SummaryFlow/2")["body"].tasks() if t.exception]
+    assert f"step 'body' (task 2/body/{bad}) failed" in done.stdout
     assert "ValueError: item two is bad" in done.stdout
-    assert f"python flow.py logs 2/body/{bad['id']}" in done.stdout
+    assert f"python flow.py logs 2/body/{bad}" in done.stdout
     assert "python flow.py resume" in done.stdout and "2" in done.stdout.split("resume")[-1]
     assert module_fd.runs("SummaryFlow") == [(1, "succeeded"), (2, "failed")]
     assert module_fd.tasks("SummaryFlow", 2, "join") == []

@@ -54,6 +54,7 @@ figure { margin: 8px 0 16px; } figcaption { color: var(--muted); font-size: 12px
             border: 1px solid var(--line); border-radius: 8px; background: var(--soft); }
 .valuebox .title { color: var(--muted); font-size: 12px; text-transform: uppercase; }
 .valuebox .value { font-size: 24px; font-weight: 600; }
+td .markdown > :first-child { margin-top: 0; } td .markdown > :last-child { margin-bottom: 0; }
 .markdown blockquote { margin: 6px 0; padding-left: 12px; border-left: 3px solid var(--line);
                        color: var(--muted); }
 svg.graph .step rect { fill: #fff; stroke: #8c959f; stroke-width: 1.2; }

@@ -136,7 +136,7 @@ def build_cli(flow_cls: type) -> click.Group:
 
     def start(obj: _Obj, *, params: dict[str, Any] | None, resume: tuple[str | None, str | None] | None,
               tags: tuple[str, ...], max_workers: int, max_num_splits: int, run_id_file: str | None,
-              executor: str, max_cpu: float | None, max_memory: float | None) -> None:
+              executor: str, max_cpu: float | None, max_memory: float | None, quiet: bool) -> None:
         from ..client.tags import validate_tags
         from ..runtime.console import Console
         from ..runtime.launch import launch_run
@@ -147,7 +147,7 @@ def build_cli(flow_cls: type) -> click.Group:
         _, ok = launch_run(
             flow_cls, graph, params=params or {}, configs=configs, root=obj.root(create=True),
             user=current_user(), tags=list(tags), max_workers=max_workers, max_num_splits=max_num_splits,
-            console=Console(quiet=obj.quiet), script=obj.script, run_id_file=run_id_file,
+            console=Console(quiet=quiet or obj.quiet), script=obj.script, run_id_file=run_id_file,
             executor_name=executor, resume=resume, max_cpu=max_cpu, max_memory=max_memory,
         )
         if not ok:
@@ -202,6 +202,7 @@ def _run_options() -> list[click.Option]:
         click.Option(["--max-memory"], type=click.FloatRange(min=1), default=None,
                      help="Likewise for @resources(memory=...), in MB."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--quiet"], is_flag=True, help="Print only the summary, not the tasks' output."),
         click.Option(["--executor"], default="fork", show_default=True,
                      type=click.Choice(["fork", "inprocess"]),
                      help="fork: warm isolated processes; inprocess: one at a time, for pdb."),

@@ -175,3 +175,32 @@ def show(pathspec: str) -> None:
                 console.print(line, markup=False, highlight=False)
     else:
         raise CommandError(f"{pathspec!r} is not a pathspec; write FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK.")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on. Anything but a loopback address needs --token.")
+@click.option("--port", default=8585, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--token", default=None, metavar="SECRET", envvar="HEADWATER_UI_TOKEN",
+              help="Require this secret (given once as ?token=..., then kept in a cookie). "
+                   "HEADWATER_UI_TOKEN keeps it out of the process list.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
+def ui(host: str, port: int, token: str | None, open_browser: bool) -> None:
+    """Browse every flow, run, task, log, artifact and card in a web browser (read-only).
+
+    Shows the datastore `headwater` found (see `headwater --datastore-root`).
+    """
+    from ..datastore.root import find_root
+    from ..exceptions import CommandError
+
+    try:
+        from ..ui.server import serve
+    except ImportError as exc:
+        raise CommandError(f"headwater ui needs the ui extra ({exc.name} is missing): "
+                           "pip install 'headwater[ui]'") from None
+    root = find_root()
+    try:
+        serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)
+    except KeyboardInterrupt:
+        pass

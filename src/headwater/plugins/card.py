@@ -1,0 +1,151 @@
+"""``@card(type="default", id=None, options={}, timeout=45)``: a report of the task, as HTML.
+
+    @card                                  # the default card: the task, its artifacts, the graph
+    @card(type="blank", id="report")       # only what the step appends to current.card
+    @step
+    def train(self):
+        current.card["report"].append(Markdown("# Loss"))
+
+Several ``@card`` may decorate one step. Cards are rendered when the task ends (after its
+artifacts are stored, so they show the real outcome; a failed task gets its cards too) and
+stored with :mod:`headwater.cards.storage` under the datastore, one HTML file each.
+``current.card.refresh()`` stores live versions while the step runs. A card that fails or
+exceeds ``timeout`` seconds is replaced by an error card; the task is never affected.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any
+
+from ..decorators import BadDecoratorArgument, StepDecorator
+
+# ``headwater.current`` is imported inside functions only: importing the submodule here would
+# shadow the lazily exported ``current`` object for a flow that writes
+# ``from headwater import card, current``.
+
+_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class card(StepDecorator):  # noqa: N801
+    name = "card"
+    allow_multiple = True
+    defaults = {"type": "default", "id": None, "options": None, "timeout": 45}
+
+    # -- before the run -------------------------------------------------------------------------
+    def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
+        # Importing the card modules here puts them in the warm worker template: tasks fork
+        # with them loaded instead of importing them one task at a time.
+        from ..cards import collector, render, storage, taskview  # noqa: F401
+        from ..cards.base import UnknownCardType, card_class
+
+        a = self.attributes
+        where = f"@card on step {step_name!r}"
+        if not isinstance(a["type"], str) or not a["type"]:
+            raise BadDecoratorArgument(f"{where}: type must be a card type name, e.g. type='blank'; got {a['type']!r}.")
+        try:
+            card_class(a["type"])
+        except UnknownCardType as exc:
+            raise BadDecoratorArgument(f"{where}: {exc}") from None
+        if a["id"] is not None and (not isinstance(a["id"], str) or not _ID.match(a["id"])):
+            raise BadDecoratorArgument(
+                f"{where}: id must be a short name of letters, digits, '_', '-' or '.', got {a['id']!r}.")
+        if a["options"] is not None and not isinstance(a["options"], dict):
+            raise BadDecoratorArgument(f"{where}: options must be a dict, got {type(a['options']).__name__}.")
+        t = a["timeout"]
+        if isinstance(t, bool) or not isinstance(t, int | float) or t <= 0:
+            raise BadDecoratorArgument(f"{where}: timeout must be a positive number of seconds, got {t!r}.")
+        if a["id"] is not None:
+            same = [d for d in _cards_of(graph[step_name]) if d.attributes.get("id") == a["id"]]
+            if len(same) > 1:
+                raise BadDecoratorArgument(
+                    f"{where}: {len(same)} cards have id={a['id']!r}; give each card of a step its own id.")
+
+    # -- in the task ------------------------------------------------------------------------------
+    def task_pre_step(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int) -> None:
+        _collector(flow, step_name)
+
+    def task_finished(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int,
+                      ok: bool, exception: dict | None) -> None:
+        collector = _collector(flow, step_name)
+        collector.state.update(status="succeeded" if ok else "failed", exception=exception,
+                     finished_at=time.time())
+        collector.finish(self)
+
+
+def _cards_of(node: Any) -> list[card]:
+    """The step's cards in the order they are written, top to bottom (``--with`` ones last)."""
+    decos = [d for d in node.decorators if isinstance(d, card)]
+    static = [d for d in decos if d.statically_defined]
+    # Decorators apply bottom-up, so the list holds them in reverse of the source order.
+    return list(reversed(static)) + [d for d in decos if not d.statically_defined]
+
+
+def _collector(flow: Any, step_name: str) -> Any:
+    """The task's ``current.card``, made on first use from every @card of the step."""
+    from ..current import current
+
+    existing = current.__dict__.get("_extra", {}).get("card")
+    if existing is not None and getattr(existing, "flow", None) is flow:
+        return existing
+    from ..cards.base import card_class
+    from ..cards.collector import CardCollector, CardSlot
+    from ..cards.storage import card_dir
+
+    graph = flow.__dict__.get("_hw_graph")
+    decos = _cards_of(graph[step_name]) if graph is not None else []
+    slots = []
+    for index, deco in enumerate(decos):
+        kind = deco.attributes["type"]
+        try:
+            cls = card_class(kind)
+            editable, live = cls.ALLOW_USER_COMPONENTS, cls.RUNTIME_UPDATABLE
+        except LookupError:
+            cls, editable, live = None, False, False
+        slots.append(CardSlot(index, kind, deco.attributes["id"], editable, live, owner=deco, card_cls=cls))
+    directory = card_dir(current._datastore_root, current.flow_name, current.run_id, step_name,
+                         current.task_id, current._attempt)
+    state: dict[str, Any] = {"status": "running", "exception": None, "finished_at": None,
+                             "started_at": time.time()}
+
+    def write(slot: Any, final: bool) -> None:
+        _write_card(flow, slot, directory, state, final, graph)
+
+    collector = CardCollector(slots, write, flow=flow, state=state)
+    current._set_extra("card", collector)
+    return collector
+
+
+def _write_card(flow: Any, slot: Any, directory: Any, state: dict[str, Any], final: bool, graph: Any) -> None:
+    """Render one card and store it; report, never raise."""
+    from ..cards.base import error_page
+    from ..cards.render import render_card
+    from ..cards.storage import write_card
+    from ..cards.taskview import TaskView
+    from ..current import current
+
+    deco = slot.owner
+    task = TaskView(flow, pathspec=current.pathspec or "?/?/?/?", attempt=current._attempt or 0,
+                    status=state["status"] if final else "running", started_at=state["started_at"],
+                    finished_at=state["finished_at"] if final else None,
+                    exception=state["exception"] if final else None,
+                    parameter_names=list(current.parameter_names or []),
+                    max_retries=current.max_retries or 0)
+    try:
+        if slot.card_cls is None:
+            html = error_page(pathspec=task.pathspec, card_type=slot.type, card_id=slot.id, final=final,
+                              headline=f"Unknown card type {slot.type!r}.",
+                              detail="No subclass of CardBase with this type was found in the task's process.")
+        else:
+            html = render_card(
+                slot.card_cls, task=task, options=dict(deco.attributes.get("options") or {}),
+                components=slot.components if slot.editable else [],
+                graph=graph.to_dict() if graph is not None else None,
+                timeout=float(deco.attributes["timeout"]), card_type=slot.type, card_id=slot.id, final=final,
+            )
+        write_card(directory, slot.index, slot.type, slot.id, html, final=final)
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: say so, keep the task's outcome
+        print(f"[@card] could not store card {slot.index} ({slot.type}) of {task.pathspec}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)

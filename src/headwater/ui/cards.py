@@ -1,0 +1,100 @@
+"""A task attempt's cards: which there are, and each one's HTML for its sandboxed frame.
+
+Cards are read through the card storage layout (``headwater.cards.storage``): the directory
+comes from validated path parts, and a card's file name from the attempt's index is reduced
+to its base name, so nothing outside the attempt's card directory is ever opened.
+
+A card is shown in ``<iframe sandbox="allow-scripts">`` (never ``allow-same-origin``) from its
+own URL, served with ``security.CARD_CSP``: its scripts run in an opaque origin and cannot
+touch the UI, its cookies or the network. When the card allows scripts, a short one added at
+its end tells the page its height, so the frame fits the card; a card whose own policy forbids
+scripts (Headwater's built-in cards do) keeps the frame's default height, which the reader can
+drag taller, and has an "open" link to view it alone.
+
+A missing, empty or undecodable card file, or an index that cannot be read, becomes a
+sentence in place of the card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cards.storage import CardInfo, card_dir, read_card
+
+RESIZE = ("<script>(function(){var i=%d;function s(){try{parent.postMessage({headwaterCard:i,"
+          "height:Math.max(document.documentElement.scrollHeight,document.body?document.body."
+          "scrollHeight:0)},'*')}catch(e){}}addEventListener('load',s);setTimeout(s,50);"
+          "setTimeout(s,500);if(window.ResizeObserver){new ResizeObserver(s).observe("
+          "document.documentElement)}})();</script>")
+
+
+@dataclass
+class Card:
+    info: CardInfo
+    problem: str | None = None  # why it cannot be shown
+
+    @property
+    def title(self) -> str:
+        return self.info.id or f"Card {self.info.index + 1}"
+
+
+def directory(root: Path, flow: str, run: int, step: str, task_id: int, attempt: int) -> Path:
+    return card_dir(root, flow, run, step, task_id, attempt)
+
+
+def list_for(folder: Path) -> tuple[list[Card], str | None]:
+    """The attempt's cards in order, and a problem with the index itself if there is one."""
+    index = folder / "index.json"
+    try:
+        raw = index.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return [], None
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], f"The list of cards ({index.name}) cannot be read: {exc}."
+    try:
+        entries = json.loads(raw)
+        infos = [CardInfo(**entry) for entry in entries]
+        for info in infos:
+            int(info.index)
+    except (ValueError, TypeError) as exc:
+        return [], f"The list of cards ({index.name}) is corrupted: {type(exc).__name__}."
+    cards = []
+    for info in infos:
+        name = os.path.basename(str(info.file))
+        problem = None if (folder / name).is_file() else "This card's file is missing."
+        cards.append(Card(info, problem))
+    return cards, None
+
+
+def html_of(folder: Path, index: int) -> tuple[str | None, str]:
+    """``(html, "")`` for card ``index`` with the resize script added, or ``(None, why)``."""
+    cards, problem = list_for(folder)
+    if problem:
+        return None, problem
+    card = next((c for c in cards if int(c.info.index) == index), None)
+    if card is None:
+        return None, f"There is no card {index} for this attempt."
+    try:
+        text = read_card(folder, card.info)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, "This card's file is missing."
+    except UnicodeDecodeError:
+        return None, "This card's file is corrupted (it is not UTF-8 text)."
+    except OSError as exc:
+        return None, f"This card's file cannot be read: {exc}."
+    if not text.strip():
+        return None, "This card's file is empty."
+    if "content-security-policy" in text[:4096].lower():
+        return text, ""  # its own policy decides about scripts; ours would only be refused
+    return text + RESIZE % index, ""
+
+
+def message_page(text: str) -> str:
+    """What a frame shows instead of a card that cannot be displayed."""
+    from .html import h
+
+    return ("<!doctype html><meta charset=\"utf-8\"><body style=\"font:14px system-ui,sans-serif;"
+            f"color:#9a3412;margin:12px\">{h(text)}</body>")

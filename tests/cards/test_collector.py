@@ -1,0 +1,89 @@
+"""``current.card`` on plain data: which card receives components, and warnings that never raise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from headwater.cards import Markdown
+from headwater.cards.collector import CardCollector, CardSlot
+from headwater.cards.graph_svg import graph_svg
+
+
+def collector(*slots: CardSlot) -> CardCollector:
+    return CardCollector(list(slots), lambda slot, final: None)
+
+
+def slot(index: int, card_id: str | None = None, editable: bool = True, kind: str = "blank") -> CardSlot:
+    return CardSlot(index, kind, card_id, editable=editable, live=editable, owner=f"deco{index}")
+
+
+def test_the_only_editable_card_receives_append_even_with_an_id():
+    only = slot(0, "report")
+    c = collector(slot(1, editable=False, kind="custom"), only)
+    c.append(Markdown("a"))
+    c.extend([Markdown("b")])
+    assert len(only.components) == 2 and len(c.components) == 2
+    c.clear()
+    assert only.components == []
+
+
+def test_the_editable_card_without_an_id_is_the_default():
+    plain, named = slot(0), slot(1, "named")
+    c = collector(plain, named)
+    c.append("x")
+    c["named"].append("y")
+    assert plain.components == ["x"] and named.components == ["y"]
+    c["named"] = ["z1", "z2"]
+    assert named.components == ["z1", "z2"] and list(c["named"]) == ["z1", "z2"] and len(c["named"]) == 2
+
+
+def test_append_that_cannot_choose_a_card_warns_once(capsys):
+    a, b = slot(0), slot(1)
+    c = collector(a, b)
+    c.append("x")
+    c.append("y")
+    err = capsys.readouterr().err
+    assert err.count("[@card] warning") == 1 and "give each @card an id=" in err
+    assert a.components == [] and b.components == []
+
+
+def test_append_to_a_card_that_takes_no_components_warns(capsys):
+    custom = slot(0, "mine", editable=False, kind="custom")
+    c = collector(custom)
+    c.append("x")
+    c["mine"].append("y")
+    err = capsys.readouterr().err
+    assert "no card of this step shows components" in err
+    assert "a card of type 'custom' does not show appended components" in err
+    assert custom.components == []
+
+
+def test_from_headwater_import_card_then_current_gives_the_current_object():
+    code = ("from headwater import card, current\n"
+            "from headwater.cards import Markdown\n"
+            "assert type(current).__name__ == 'Current', type(current)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_graph_layout_layers_splits_and_loops():
+    graph = {"name": "G", "steps": [
+        {"name": "start", "type": "start", "next": ["a", "b"]},
+        {"name": "a", "type": "linear", "next": ["join"]},
+        {"name": "b", "type": "linear", "next": ["b", "join"], "condition": "again"},
+        {"name": "join", "type": "join", "next": ["end"]},
+        {"name": "end", "type": "end", "next": []},
+    ]}
+    svg = graph_svg(graph, "b")
+    assert svg.count("<g class=\"step") == 5 and svg.count('class="step current"') == 1
+    assert '<g class="step current" data-step="b" aria-current="step">' in svg
+    assert "switch on again" in svg
+    assert svg.count('class="edge"') == 6  # start->a, start->b, a->join, b->b, b->join, join->end
+
+    def y(name: str) -> float:
+        part = svg.split(f'data-step="{name}"')[1]
+        return float(part.split('y="')[1].split('"')[0])
+
+    assert y("start") < y("a") == y("b") < y("join") < y("end")
+    assert graph_svg({"steps": []}) == ""

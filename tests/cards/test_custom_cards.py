@@ -1,0 +1,198 @@
+"""Custom card types (in the flow file or from a package's entry point), cards that fail, and
+decorator arguments refused before the run starts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import FlowDir, assert_offline
+
+FLOW = '''
+import time
+
+
+class SummaryCard(CardBase):
+    type = "summary"
+
+    def render(self, task):
+        return (f"<h1>Summary of {task.pathspec}</h1><p>loss={task.data.loss}</p>"
+                f"<p>color={self.options.get('color')}</p><p>status={task.status}</p>")
+
+
+class OwnPage(CardBase):
+    type = "own_page"
+    ALLOW_USER_COMPONENTS = True
+
+    def render(self, task):
+        return "<!DOCTYPE html><html><body><div id='mine'>" + self.render_components() + "</div></body></html>"
+
+
+class Exploding(CardBase):
+    type = "exploding"
+
+    def render(self, task):
+        raise RuntimeError("card code is broken")
+
+
+class Slow(CardBase):
+    type = "slow"
+
+    def render(self, task):
+        time.sleep(30)
+        return "<p>too late</p>"
+
+
+class NotText(CardBase):
+    type = "not_text"
+
+    def render(self, task):
+        return 42
+
+
+class CustomFlow(FlowSpec):
+    @card(type="summary", options={"color": "teal"})
+    @card(type="own_page", id="own")
+    @card(type="exploding")
+    @card(type="slow", timeout=1)
+    @card(type="not_text")
+    @step
+    def start(self):
+        self.loss = 0.125
+        current.card.append(Markdown("for **own page**"))  # the only card that takes components
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CustomFlow()
+'''
+
+
+@pytest.fixture(scope="module")
+def run(module_fd: FlowDir):
+    module_fd.write(FLOW)
+    started = time.monotonic()
+    done = module_fd.run()
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done
+    return module_fd, done, elapsed
+
+
+def test_card_types_in_declaration_order(run):
+    fd, _, _ = run
+    cards = fd.cards("CustomFlow/1/start/1")
+    assert [(c.index, c.type, c.id) for c in cards] == [
+        (0, "summary", None), (1, "own_page", "own"), (2, "exploding", None), (3, "slow", None),
+        (4, "not_text", None)]
+
+
+def test_custom_card_defined_in_the_flow_file(run):
+    fd, _, _ = run
+    html = fd.html("CustomFlow/1/start/1", type="summary")
+    assert "<h1>Summary of CustomFlow/1/start/1</h1>" in html
+    assert "<p>loss=0.125</p>" in html and "<p>color=teal</p>" in html and "<p>status=succeeded</p>" in html
+    assert_offline(html)  # a fragment is wrapped in the standard page
+
+
+def test_custom_card_with_components_returns_its_own_page(run):
+    fd, _, _ = run
+    html = fd.html("CustomFlow/1/start/1", id="own")
+    assert html.startswith("<!DOCTYPE html><html><body><div id='mine'>")
+    assert "for <strong>own page</strong>" in html
+
+
+def test_a_card_that_raises_becomes_an_error_card(run):
+    fd, done, _ = run
+    html = fd.html("CustomFlow/1/start/1", type="exploding")
+    assert "Card could not be rendered" in html and "RuntimeError: card code is broken" in html
+    assert "Traceback" in html and "The task itself was not affected" in html
+    assert "Run CustomFlow/1 succeeded" in done.stdout
+
+
+def test_a_card_slower_than_its_timeout_becomes_an_error_card(run):
+    fd, _, elapsed = run
+    html = fd.html("CustomFlow/1/start/1", type="slow")
+    assert "did not finish rendering within its timeout of 1 seconds" in html
+    assert elapsed < 20  # the task did not wait for the slow card
+
+
+def test_a_card_that_returns_no_text_becomes_an_error_card(run):
+    fd, _, _ = run
+    assert "render() returned a int, not an HTML string" in fd.html("CustomFlow/1/start/1", type="not_text")
+
+
+ENTRY_POINT_FLOW = '''
+class EntryFlow(FlowSpec):
+    @card(type="hello", options={"name": "world"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EntryFlow()
+'''
+
+
+def test_card_type_from_an_installed_package_entry_point(fd: FlowDir, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hello_cards.py").write_text(
+        "from headwater.cards import CardBase\n\n"
+        "class HelloCard(CardBase):\n"
+        "    type = 'hello'\n\n"
+        "    def render(self, task):\n"
+        "        return f\"<h1>Hello {self.options['name']} from {task.step_name}</h1>\"\n",
+        encoding="utf-8")
+    dist = site / "hello_cards-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-cards\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[headwater.cards]\nhello = hello_cards:HelloCard\n", encoding="utf-8")
+    fd.write(ENTRY_POINT_FLOW)
+    done = fd.run(PYTHONPATH=str(site))
+    assert done.returncode == 0, done
+    assert "<h1>Hello world from start</h1>" in fd.html("EntryFlow/1/start/1")
+
+
+REFUSED = '''
+class RefusedFlow(FlowSpec):
+    {decorators}
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    RefusedFlow()
+'''
+
+
+@pytest.mark.parametrize("decorators, message", [
+    ('@card(type="defualt")', "unknown card type 'defualt'. Did you mean 'default'?"),
+    ('@card(type="nosuch")', "Known types: blank, default."),
+    ("@card(timeout=0)", "timeout must be a positive number of seconds, got 0"),
+    ('@card(id="has space")', "id must be a short name"),
+    ("@card(options=[1])", "options must be a dict, got list"),
+    ('@card(id="x")\n    @card(type="blank", id="x")', "2 cards have id='x'"),
+    ('@card(colour="red")', "@card got an unknown argument 'colour'"),
+])
+def test_bad_card_arguments_stop_the_run_before_it_starts(fd: FlowDir, decorators, message):
+    fd.write(REFUSED.replace("{decorators}", decorators))
+    done = fd.run()
+    assert done.returncode != 0, done
+    assert message in done.stderr, done
+    assert "started" not in done.stdout
+    assert not fd.home.exists()  # refused before anything was written

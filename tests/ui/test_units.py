@@ -1,0 +1,126 @@
+"""The UI's pure parts on plain data: graph layout, log offsets, name checks, escaping, previews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwater.client.records import ArtifactRow
+from headwater.ui import graph_svg, logs, previews, security
+from headwater.ui.html import href, seconds
+from headwater.ui.queries import StepStats
+from headwater.ui.timeline import tick_label
+
+
+def step(name: str, kind: str, *nexts: str) -> dict:
+    return {"name": name, "type": kind, "next": list(nexts)}
+
+
+def test_layout_puts_each_step_after_its_parents_and_sets_loops_aside() -> None:
+    steps = [step("start", "start", "double"), step("double", "switch", "double", "check"),
+             step("check", "switch", "big", "small"), step("big", "linear", "end"),
+             step("small", "linear", "end"), step("end", "end")]
+    boxes, edges = graph_svg.layout(steps)
+    assert [boxes[n].column for n in ("start", "double", "check", "big", "small", "end")] == [0, 1, 2, 3, 3, 4]
+    assert ("double", "double", True) in edges
+    assert boxes["big"].y != boxes["small"].y
+
+
+def test_a_foreach_of_any_size_is_one_box() -> None:
+    steps = [step("start", "foreach", "train"), step("train", "linear", "join"), step("join", "join", "end"),
+             step("end", "end")]
+    stats = {"train": StepStats("train", {"succeeded": 1997, "failed": 3})}
+    svg = graph_svg.draw(steps, stats, "failed", lambda s: href("F", 1, s))
+    assert svg.count('class="node') == 4
+    assert "1,997/2,000 ok · 3 failed" in svg
+
+
+def test_names_are_escaped_in_the_graph() -> None:
+    svg = graph_svg.draw([step("a<b>", "start")], {}, "running", lambda s: href("F", 1, s))
+    assert "<b>" not in svg and "a&lt;b&gt;" in svg
+
+
+def test_steps_without_a_recorded_graph_are_drawn_in_a_line() -> None:
+    steps = graph_svg.steps_from_graph(None, ["start", "end"])
+    assert steps[0]["next"] == ["end"]
+
+
+def test_logs_are_read_by_whole_lines_from_an_offset(tmp_path: Path) -> None:
+    path = tmp_path / "0.stdout"
+    path.write_bytes(b"1.5 one\n2.5 two\n3.5 thr")
+    chunk = logs.read(path, None)
+    assert chunk.lines == [(1.5, "one"), (2.5, "two")] and chunk.offset == 16
+    with open(path, "ab") as f:
+        f.write(b"ee\n")
+    assert logs.read(path, chunk.offset).lines == [(3.5, "three")]
+    assert logs.read(tmp_path / "missing", 0).lines == []
+
+
+def test_a_long_log_starts_at_a_line_near_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "TAIL", 20)
+    path = tmp_path / "0.stdout"
+    path.write_bytes(b"".join(f"{i}.0 line {i}\n".encode() for i in range(10)))
+    chunk = logs.read(path, None)
+    assert chunk.skipped > 0
+    assert chunk.lines[-1] == (9.0, "line 9") and all(text.startswith("line") for _, text in chunk.lines)
+
+
+@pytest.mark.parametrize("text", ["..", ".", "", "a/b", "a%2fb", "x\x00", "1abc", "a b", "a-b", "a.b", "a" * 201])
+def test_bad_names_are_refused(text: str) -> None:
+    with pytest.raises(security.BadSegment):
+        security.name("flow", text)
+
+
+@pytest.mark.parametrize("text", ["TrainFlow", "_private", "Flüsse", "a" * 200])
+def test_python_identifiers_are_names(text: str) -> None:
+    assert security.name("flow", text) == text
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1.0", "１", "1" * 19, "0x1", " 1"])
+def test_bad_numbers_are_refused(text: str) -> None:
+    with pytest.raises(security.BadSegment):
+        security.number("run id", text)
+
+
+def test_loopback_hosts() -> None:
+    assert security.is_loopback("127.0.0.1") and security.is_loopback("::1") and security.is_loopback("localhost")
+    assert not security.is_loopback("0.0.0.0") and not security.is_loopback("192.168.1.4")
+
+
+def test_links_quote_and_escape_their_parts() -> None:
+    assert href("F", 1, tag='a"b&c') == "/F/1?tag=a%22b%26c"
+    assert href("F", page=None, user="") == "/F"
+
+
+def test_durations_and_ticks_read_naturally() -> None:
+    assert seconds(0.123) == "0.12 s" and seconds(75) == "1m 15s" and seconds(3720) == "1h 02m"
+    assert tick_label(0.5) == "0.5 s" and tick_label(90) == "1m 30s" and tick_label(7200) == "2h"
+
+
+class FakeBlobs:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def load(self, key: str) -> object:
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+def test_previews_stay_short_and_escaped() -> None:
+    row = ArtifactRow("x", "k", "builtins.list", 100)
+    cell = previews.inline(FakeBlobs(list(range(100_000))), row)
+    assert len(cell) < 200 and "..." in cell
+    assert "&lt;b&gt;" in previews.inline(FakeBlobs("<b>"), row)
+    big = ArtifactRow("x", "k", "builtins.bytes", previews.INLINE_BYTES + 1)
+    assert "too large" in previews.inline(FakeBlobs(b""), big)
+    missing = previews.inline(FakeBlobs(ModuleNotFoundError("No module named 'mymodels'")), row)
+    assert "cannot be imported" in missing
+    assert "&lt;script&gt;" in previews.full(FakeBlobs({"k": "<script>"}), row)
+
+
+def test_numpy_values_show_shape_and_type() -> None:
+    numpy = pytest.importorskip("numpy")
+    row = ArtifactRow("x", "k", "numpy.ndarray", 100)
+    assert "ndarray 3×4 float64" in previews.inline(FakeBlobs(numpy.zeros((3, 4))), row)
