@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 # Imported eagerly (it is tiny) so that `headwater.current` is always the object, never the
 # submodule of the same name.
-from .current import current  # noqa: E402
+from .current import current  # noqa: E402, F401
 
 _EXPORTS: dict[str, str] = {
     # flow model

@@ -151,9 +151,9 @@ class FlowSpec:
     def input(self) -> Any:
         """In a foreach branch, the item of the foreach list this task works on."""
         frames = self._foreach_frames()
-        if not frames:
-            return None
         d = self.__dict__
+        if not frames or d.get("_hw_is_join"):
+            return None
         if "_hw_input" not in d:
             frame = frames[-1]
             d["_hw_input"] = getattr(self, frame["var"])[frame["index"]]
@@ -166,8 +166,18 @@ class FlowSpec:
         return frames[-1]["index"] if frames else None
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
-        """``(index, num_splits, value)`` for every enclosing foreach, outermost first."""
-        return [(f["index"], f["num_splits"], f.get("value")) for f in self._foreach_frames()]
+        """``(index, num_splits, value)`` for every enclosing foreach, outermost first.
+
+        ``value`` is the item itself, read from the foreach's list (still an artifact here).
+        """
+        stack = []
+        for f in self._foreach_frames():
+            try:
+                value = getattr(self, f["var"])[f["index"]]
+            except (AttributeError, LookupError, TypeError):
+                value = f.get("value")  # the list is gone (a join, or deleted): its summary
+            stack.append((f["index"], f["num_splits"], value))
+        return stack
 
     # -- transitions ----------------------------------------------------------------------------
     def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None,

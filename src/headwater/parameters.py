@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 from collections import namedtuple
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,12 @@ from .exceptions import ParameterError
 ParameterContext = namedtuple("ParameterContext", "flow_name user_name parameter_name")
 
 ENV_PREFIX = "HEADWATER_RUN_"
+# Options of `run` and `resume`: a parameter by one of these names would silently take it over.
+RESERVED_PARAMETER_NAMES = frozenset({
+    "tag", "tags", "max-workers", "max-num-splits", "max-cpu", "max-memory", "run-id-file",
+    "quiet", "executor", "origin-run-id", "help", "h", "with", "config", "config-value",
+    "datastore-root", "namespace",
+})
 
 
 class JSONType:
@@ -54,6 +61,10 @@ class Parameter:
                  **kwargs: Any) -> None:
         if not isinstance(name, str) or not name:
             raise ParameterError("a Parameter needs a name, e.g. Parameter('alpha', default=0.5)")
+        caller = sys._getframe(1)
+        while caller.f_back is not None and caller.f_code.co_filename == __file__:
+            caller = caller.f_back  # subclasses' __init__ (IncludeFile, Config) call this one
+        self.where = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self.name = name
         self.default = default
         self.help = help or ""
@@ -102,7 +113,7 @@ class Parameter:
         default = self.default
         if callable(default) and not isinstance(default, type):
             default = _call_default(default, ParameterContext(flow_name, user, self.name))
-        if isinstance(default, str) and self.type is not str:
+        if isinstance(default, str) and (self.type is not str or self.separator is not None):
             return self.convert(default)
         if default is None:
             if self.required:
@@ -203,6 +214,18 @@ def _call_default(func: Any, ctx: ParameterContext) -> Any:
     except (TypeError, ValueError):
         wants_ctx = False
     return func(ctx) if wants_ctx else func()
+
+
+def check_parameter_names(flow_cls: type) -> None:
+    """Refuse parameters that would take over an option of ``run`` (Metaflow refuses them too)."""
+    for klass in flow_cls.__mro__:
+        for value in vars(klass).values():
+            if isinstance(value, Parameter) and value.name.lower().replace("_", "-") in RESERVED_PARAMETER_NAMES:
+                raise ParameterError(
+                    f"{type(value).__name__} {value.name!r} has the name of an option of `run`/`resume`,"
+                    " so it would take that option over; rename it (e.g. add a prefix).",
+                    where=value.where,
+                )
 
 
 def flow_parameters(flow_cls: type) -> list[Parameter]:

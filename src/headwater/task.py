@@ -204,10 +204,11 @@ def _resolve_transition(flow: FlowSpec, node: Any, t: dict[str, Any], spec: Task
             n = len(items)
             if n:
                 items[0]
-        except TypeError:
+        except (TypeError, KeyError, IndexError):
             raise StepError(
                 f"step {spec.step!r}: foreach={var!r} needs a list-like artifact (with len() and "
-                f"indexing), but self.{var} is a {type(items).__name__}; wrap it with list(...)."
+                f"indexing by position), but self.{var} is a {type(items).__name__}; wrap it with "
+                f"list(...) (for a dict: list(self.{var}.items()))."
             ) from None
         if n == 0:
             raise StepError(

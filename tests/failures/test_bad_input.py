@@ -194,11 +194,6 @@ def test_bad_decorator_arguments_are_refused_before_anything_runs(done, case):
     assert d.runs() == [], "no run is recorded"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: @timeout accepts an infinite, NaN or astronomically large limit (timeout.step_init only "
-    "checks >= 0 and > 0); the run then fails at run time: inf and hours=10**9 raise "
-    "OverflowError: timestamp out of range for platform time_t in the task's setitimer, and "
-    "NaN makes the scheduler's backstop Timer kill the task at once"))
 @pytest.mark.parametrize("case", list(ABSURD_TIMEOUTS))
 def test_an_absurd_timeout_is_refused_up_front_or_treated_as_no_limit(done, case):
     d, run = outcome(done, case)

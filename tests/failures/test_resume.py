@@ -488,10 +488,6 @@ def test_a_split_that_succeeded_while_the_run_was_stopping_is_recorded_as_succee
         assert not second.successful
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a task whose success is recorded while the run is stopping (Scheduler._stop_all) is "
-    "stored without its transition (finish_attempt(..., transition=...) is not passed), and "
-    "resume.Cloner only clones tasks with a transition, so resume re-runs a split that succeeded"))
 def test_resume_clones_a_split_that_succeeded_while_the_run_was_stopping(done):
     d, _, resumed = outcome(done, "stopping")
     assert resumed.returncode == 0, resumed
@@ -501,10 +497,6 @@ def test_resume_clones_a_split_that_succeeded_while_the_run_was_stopping(done):
         assert first.origin_pathspec == f"StoppingFlow/1/work/{first.id}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: after resuming a resumed run, a task cloned twice has no output: Task._log_file "
-    "(client/task.py) follows origin_run_id one level only, and the intermediate run never "
-    "had a log file, so Task.stdout is '' and `logs` prints nothing"))
 def test_logs_of_a_task_cloned_by_two_resumes_stay_readable(done):
     d, (first, second, third, logs) = outcome(done, "chain")
     assert first.returncode != 0 and second.returncode != 0, (first, second)

@@ -369,11 +369,6 @@ def test_waiting_to_retry_does_not_hold_a_worker(done):
 # -- the run fails while a retry waits ---------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: when the run fails while a task waits for its retry, that task is never finished: its "
-    "attempt 0 was recorded with task_final=False, the retry is then dropped (Scheduler._handle "
-    "ignores _Retry once failed; _stop_all only finishes running attempts), so a failed, "
-    "finished run keeps a task whose status is 'running' forever"))
 def test_a_task_waiting_to_retry_when_the_run_fails_is_not_left_running(done):
     d, run = outcome(done, "pending_short")
     assert run.returncode != 0
@@ -385,11 +380,6 @@ def test_a_task_waiting_to_retry_when_the_run_fails_is_not_left_running(done):
         assert flaky.finished
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a run that has failed waits out a pending retry's minutes_between_retries before it "
-    "ends: Scheduler._attempt_failed calls _stop_all (which cancels retry timers) only when "
-    "some task is running, so with only a retry pending the loop blocks until the timer fires "
-    "(2 minutes by default, up to 24 h) and only then reports the failure"))
 def test_a_failed_run_ends_without_waiting_for_a_pending_retry(done):
     d, ended = outcome(done, "pending_long")
     assert ended, "the run was still going 10 s after its only other task failed for good"

@@ -176,9 +176,6 @@ def test_max_num_splits_allows_exactly_the_limit(fd):
     assert len(fd.tasks("ForeachFlow", 1, "body")) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: foreach over a dict fails with a bare 'KeyError: 0' and a traceback inside "
-    "headwater/task.py (_resolve_transition only catches TypeError); Metaflow iterates the keys"))
 def test_foreach_over_a_dict_iterates_its_keys_or_says_what_to_do(fd):
     fd.write(FOREACH.replace("ITEMS", '{"a": 1, "b": 2}'))
     done = fd.run()

@@ -159,12 +159,6 @@ except Exception as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: opening a new datastore while another process is still creating it fails at once "
-    "with 'Metadata error: cannot open the metadata database ...: database is locked' instead "
-    "of waiting (busy_timeout is 30 s): SQLiteMetadata._ensure_schema runs `PRAGMA "
-    "journal_mode = WAL`, which returns SQLITE_BUSY without calling the busy handler. Two "
-    "terminals starting the first runs of a project at the same moment hit this"))
 def test_opening_a_datastore_that_another_process_is_creating_waits(tmp_path):
     # The state of the race, made certain: another process holds the write lock of the brand
     # new database (as Headwater does while it creates the tables), and a run starts.

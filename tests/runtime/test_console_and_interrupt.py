@@ -213,9 +213,6 @@ def test_ctrl_c_in_a_terminal_stops_the_run_and_every_process(fd):
     assert "Run SleepyFlow/1 failed" in output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: stopping a task (Ctrl-C sent to the scheduler, or a sibling's failure) SIGKILLs only "
-    "the task's own pid (executors/fork.py _kill); processes the step started keep running"))
 def test_ctrl_c_also_stops_processes_a_task_started(fd):
     sleeper = 'subprocess.Popen(["sleep", "300"])'
     proc, descendants, names, output = interrupt_run(fd, sleeper)

@@ -261,10 +261,6 @@ def test_separator_splits_a_value_from_the_command_line(fd):
     assert fd.value("SeparatedFlow", 1, "start", "words_seen") == ["x", "y", "z"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a str Parameter with separator= splits values given on the command line or in the "
-    "environment, but not its default string (Parameter.resolve returns a str default as is), "
-    "so self.words is 'a,b' by default and ['a', 'b'] when given; Metaflow splits both"))
 def test_separator_splits_the_default_too(fd):
     fd.write(SEPARATED)
     done = fd.run()
@@ -290,11 +286,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a Parameter named like an option of run (tag, max-workers, max-num-splits, "
-    "run-id-file, executor) is accepted and silently takes that option over: "
-    "`run --tag hello` sets the parameter and the run gets no tag. Metaflow refuses reserved "
-    "parameter names with a clear error"))
 def test_a_parameter_may_not_take_over_an_option_of_run(fd):
     fd.write(SHADOWING)
     done = fd.run("--tag", "hello")

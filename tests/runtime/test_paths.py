@@ -53,10 +53,6 @@ def test_flow_runs_from_a_directory_with_spaces_or_unicode(tmp_path, name):
     run_in(tmp_path, name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: metadata/sqlite.py opens the read-only database as the URI f'file:{path}?mode=ro' "
-    "without percent-encoding the path, so under a directory named with '#', '?' or '%' every "
-    "task fails ('no such table: artifacts') and an empty file is created next to the directory"))
 @pytest.mark.parametrize("name", ["proj#1", "what?", "a%20b"])
 def test_flow_runs_from_a_directory_with_uri_characters(tmp_path, name):
     run_in(tmp_path, name)

@@ -364,10 +364,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: in the join of an inner foreach, self.index is the outer index but self.input raises "
-    "a misleading AttributeError (\"has no artifact or attribute 'input'\") because the outer "
-    "foreach list is not an artifact of a join; Metaflow gives None there"))
 def test_input_in_the_join_of_a_nested_foreach(fd):
     fd.write(NESTED_JOIN_INPUT)
     done = fd.run()
@@ -414,10 +410,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: foreach_stack() gives a short display string as the value (task._frame_value: repr, "
-    "cut to 60 characters) instead of the foreach item, so a dict item comes back as a str and "
-    "a long string is truncated; Metaflow gives the item itself"))
 def test_foreach_stack_values_are_the_items_themselves(fd):
     fd.write(STACK_VALUES)
     done = fd.run()

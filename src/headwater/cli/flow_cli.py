@@ -21,8 +21,8 @@ from ..exceptions import CommandError, HeadwaterException, LintError
 
 def main(flow_cls: type) -> None:
     """Entry point called by ``FlowSpec.__init__`` when the flow file runs as a script."""
-    cli = build_cli(flow_cls)
     try:
+        cli = build_cli(flow_cls)
         cli.main(args=sys.argv[1:], prog_name=os.path.basename(sys.argv[0]), standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -95,7 +95,9 @@ def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:
 
 
 def build_cli(flow_cls: type) -> click.Group:
-    from ..parameters import flow_parameters
+    from ..parameters import check_parameter_names, flow_parameters
+
+    check_parameter_names(flow_cls)
 
     @click.group(help=f"Commands of the flow {flow_cls.__name__}.", context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--config", "configs", nargs=2, multiple=True, metavar="NAME PATH",

@@ -43,7 +43,9 @@ def cli(datastore_root: str | None) -> None:
         os.environ["HEADWATER_HOME"] = datastore_root
     from ..datastore.root import find_root
 
-    find_root()  # fail early, with a clear message, when there is no datastore
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand != "ui":  # `ui` takes its own --datastore-root
+        find_root()  # fail early, with a clear message, when there is no datastore
 
 
 def _console() -> Any:
@@ -186,7 +188,8 @@ def show(pathspec: str) -> None:
               help="Require this secret (given once as ?token=..., then kept in a cookie). "
                    "HEADWATER_UI_TOKEN keeps it out of the process list.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
-def ui(host: str, port: int, token: str | None, open_browser: bool) -> None:
+@click.option("--datastore-root", default=None, help="The .headwater directory to show.")
+def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_root: str | None) -> None:
     """Browse every flow, run, task, log, artifact and card in a web browser (read-only).
 
     Shows the datastore `headwater` found (see `headwater --datastore-root`).
@@ -199,7 +202,7 @@ def ui(host: str, port: int, token: str | None, open_browser: bool) -> None:
     except ImportError as exc:
         raise CommandError(f"headwater ui needs the ui extra ({exc.name} is missing): "
                            "pip install 'headwater[ui]'") from None
-    root = find_root()
+    root = find_root(datastore_root)
     try:
         serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)
     except KeyboardInterrupt:

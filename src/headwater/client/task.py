@@ -421,13 +421,18 @@ class Task(ClientObject):
         flow, run, step, task_id = self._parts
         attempt = self.current_attempt
         path = log_path(self._stores.root, flow, run, step, task_id, attempt, stream)
-        row = self._task_row()
-        if not path.exists() and row.origin_run_id is not None and row.origin_task_id is not None:
-            # A cloned task printed nothing here: its output is the original's.
-            origin = log_path(self._stores.root, flow, row.origin_run_id, step, row.origin_task_id,
-                              attempt, stream)
-            if origin.exists():
-                return origin
+        row: Any = self._task_row()
+        hops = 0
+        # A cloned task printed nothing here: its output is the original's, however many
+        # resumes ago that task really ran.
+        while not path.exists() and row is not None and row.origin_run_id is not None \
+                and row.origin_task_id is not None and hops < 100:
+            origin_run, origin_task = int(row.origin_run_id), int(row.origin_task_id)
+            path = log_path(self._stores.root, flow, origin_run, step, origin_task, attempt, stream)
+            row = task_row(self._stores, flow, origin_run, origin_task)
+            hops += 1
+        if not path.exists():
+            path = log_path(self._stores.root, flow, run, step, task_id, attempt, stream)
         return path
 
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime, str]]:

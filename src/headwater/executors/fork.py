@@ -374,10 +374,14 @@ def _reply(sock: socket.socket, msg: Any) -> None:
 
 
 def _kill(pid: int, sig: int) -> None:
+    """Signal the task and every process it started (each task leads its own process group)."""
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> None:
@@ -386,6 +390,7 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.setpgid(0, 0)  # so stopping the task also stops the processes its step starts
         _set_pdeathsig()
         gc.unfreeze()
         out, err, res = fds

@@ -24,6 +24,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -145,7 +146,7 @@ class SQLiteMetadata:
             if readonly:
                 if not self.path.exists():
                     raise MetadataError(f"no metadata database at {self.path}")
-                uri = f"file:{self.path}?mode=ro"
+                uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
                 self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,17 @@ class SQLiteMetadata:
     def _ensure_schema(self) -> None:
         if self.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
-        self.db.execute("PRAGMA journal_mode = WAL")
+        # Switching to WAL needs an exclusive lock and does not honour busy_timeout: another
+        # process may be creating the same database right now, so wait for it ourselves.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         with self.transaction():
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
@@ -297,6 +308,13 @@ class SQLiteMetadata:
                     " WHERE flow = ? AND run_number = ? AND task_id = ?",
                     (status.value, now, json.dumps(transition) if transition else None, flow, run, task_id),
                 )
+
+    def finish_task(self, flow: str, run: int, task_id: int, status: Status) -> None:
+        """Close a task without a new attempt (a retry that will not happen)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE tasks SET status = ?, finished_at = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
+                (status.value, time.time(), flow, run, task_id))
 
     def clone_task(self, flow: str, run: int, task_id: int, *, origin_run: int, origin_task: int,
                    parents: Sequence[int], foreach_stack: Any = None) -> None:

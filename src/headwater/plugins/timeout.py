@@ -8,12 +8,15 @@ scheduler kills the process a few seconds later if the alarm could not interrupt
 
 from __future__ import annotations
 
+import math
 import signal
 from collections.abc import Callable
 from typing import Any
 
 from ..decorators import BadDecoratorArgument, StepDecorator
 from ..exceptions import StepError
+
+MAX_SECONDS = 365 * 24 * 3600
 
 
 class StepTimeout(StepError):
@@ -31,10 +34,15 @@ class timeout(StepDecorator):  # noqa: N801
     def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
         for key in ("seconds", "minutes", "hours"):
             value = self.attributes[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise BadDecoratorArgument(
                     f"@timeout on step {step_name!r}: {key} must be a non-negative number, got {value!r}."
                 )
+        if not math.isfinite(self.limit_seconds()) or self.limit_seconds() > MAX_SECONDS:
+            raise BadDecoratorArgument(
+                f"@timeout on step {step_name!r}: {self.limit_seconds():g} seconds is not a usable "
+                "limit; give at most 365 days, or remove @timeout for no limit."
+            )
         if self.limit_seconds() <= 0:
             raise BadDecoratorArgument(
                 f"@timeout on step {step_name!r} sets no limit; give seconds=, minutes= or hours=, "

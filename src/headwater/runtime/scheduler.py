@@ -66,14 +66,13 @@ class Scheduler:
         self.in_use = {"cpu": 0.0, "memory": 0.0}
         self.cloned = 0
         self.timers: dict[tuple[int, int], threading.Timer] = {}
-        self.retry_timers: list[threading.Timer] = []
+        self.waiting_retry: dict[int, tuple[TaskInfo, threading.Timer]] = {}  # task id -> next attempt
         self.state = RunState(graph)
         self.ready: deque[TaskInfo] = deque()
         self.running: dict[tuple[int, int], TaskInfo] = {}
         self.failed: list[str] = []
         self.failed_tasks: list[str] = []
         self.counts: Counter[str] = Counter()
-        self.retries_pending = 0
         self._stop_heartbeat = threading.Event()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -86,9 +85,9 @@ class Scheduler:
         interrupted = False
         previous = _stop_on_sigterm()
         try:
-            while self.ready or self.running or self.retries_pending:
+            while self.ready or self.running or self.waiting_retry:
                 self._fill()
-                if not self.running and not self.retries_pending:
+                if not self.running and not self.waiting_retry:
                     break
                 self._handle(self.events.get())
         except KeyboardInterrupt:
@@ -111,8 +110,7 @@ class Scheduler:
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, _Retry):
-            self.retries_pending -= 1
-            if not self.failed:
+            if self.waiting_retry.pop(event.task.task_id, None) is not None and not self.failed:
                 self.ready.appendleft(event.task)
             return
         assert isinstance(event, AttemptDone)
@@ -216,11 +214,10 @@ class Scheduler:
             self.console.event(f"[{where}] attempt {task.attempt} failed ({what}); retrying"
                                + (f" in {delay:.0f} s" if delay else ""))
             nxt = TaskInfo(task.task_id, task.step, task.parents, task.frames, task.attempt + 1)
-            self.retries_pending += 1
             timer = threading.Timer(delay, self.events.put, args=(_Retry(nxt),))
             timer.daemon = True
+            self.waiting_retry[task.task_id] = (nxt, timer)
             timer.start()
-            self.retry_timers.append(timer)
             return
         if task.recover is None and not self.failed and self._has_catch(task.step):
             # The process died before @catch could act inside it: record the failure in a
@@ -234,14 +231,17 @@ class Scheduler:
         first_failure = not self.failed
         self.failed_tasks.append(where)
         self.failed.append(f"step {task.step!r} (task {where}) failed: {what}")
-        if first_failure and self.running:
+        if first_failure:
             self._stop_all(f"stopped because task {where} failed")
 
     def _stop_all(self, reason: str) -> None:
-        """Stop running attempts and wait (briefly) for their outcomes to be recorded."""
-        for timer in self.retry_timers:
+        """Stop running attempts and pending retries; record every outcome (briefly waited for)."""
+        for nxt, timer in self.waiting_retry.values():
             timer.cancel()
-        self.retries_pending = 0
+            self.md.finish_task(self.flow, self.run_number, nxt.task_id, Status.FAILED)
+        self.waiting_retry.clear()
+        if not self.running:
+            return
         self.executor.cancel_all(reason)
         deadline = time.monotonic() + 10
         while self.running and time.monotonic() < deadline:
@@ -249,16 +249,21 @@ class Scheduler:
                 event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if isinstance(event, AttemptDone):
-                task = self._release((event.spec.task_id, event.spec.attempt))
-                if task is not None:
-                    result = event.result or {}
-                    status = Status.SUCCEEDED if result.get("ok") else Status.FAILED
-                    self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                                           status=status, exit_reason=None if result.get("ok") else reason,
-                                           exception=result.get("exception"),
-                                           artifacts=result.get("artifacts", ()))
+            if not isinstance(event, AttemptDone):
+                continue
+            task = self._release((event.spec.task_id, event.spec.attempt))
+            if task is None:
+                continue
+            result = event.result or {}
+            if result.get("ok"):
+                self._succeeded(task, result)  # finished before the stop reached it: keep it
+            else:
+                self.counts[task.step] += 1
+                self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
+                                       status=Status.FAILED, exit_reason=reason,
+                                       exception=result.get("exception"))
         for task in self.running.values():
+            self.counts[task.step] += 1
             self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                    status=Status.FAILED, exit_reason=reason)
         self.running.clear()
