@@ -28,7 +28,7 @@ import report
 from workloads import FULL, QUICK, BenchFailure, Ctx, Tool, Workload, all_workloads, install_flow
 
 BENCH_DIR = Path(__file__).resolve().parent
-VENV_DIR = BENCH_DIR / ".venv-metaflow"
+REPO = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 README = BENCH_DIR / "README.md"
 FIXED_ENV = {
@@ -47,15 +47,20 @@ def log(message: str) -> None:
 # --- tools -------------------------------------------------------------------------------
 
 
-def ensure_metaflow_venv() -> str:
-    """The venv's python, creating the venv and installing Metaflow from PyPI if needed."""
-    python = VENV_DIR / "bin" / "python"
-    if python.exists() and _imports(str(python), "metaflow, numpy"):
+def ensure_venv(name: str, packages: list[str], probe: str) -> str:
+    """A venv's python, creating it and installing ``packages`` from PyPI if needed.
+
+    Both tools run from a virtual environment of their own, so each interpreter starts with
+    the same (bare) site setup and neither pays for what the other's environment loads.
+    """
+    venv = BENCH_DIR / f".venv-{name}"
+    python = venv / "bin" / "python"
+    if python.exists() and _imports(str(python), probe):
         return str(python)
-    log(f"installing Metaflow into {VENV_DIR.relative_to(BENCH_DIR.parent)} ...")
-    subprocess.run([sys.executable, "-m", "venv", str(VENV_DIR)], check=True)
+    log(f"installing {' '.join(packages)} into {venv.relative_to(REPO)} ...")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "metaflow", "numpy"], check=True)
+    subprocess.run([*pip, *packages], check=True)
     return str(python)
 
 
@@ -78,11 +83,15 @@ def python_version(python: str) -> str:
 
 
 def make_tools() -> list[Tool]:
-    mf_python = ensure_metaflow_venv()
+    mf_python = ensure_venv("metaflow", ["metaflow", "numpy"], "metaflow, numpy")
+    # Editable, so the bench always measures the checkout's current code.
+    hw_python = ensure_venv("headwater", ["-e", str(REPO), "numpy"], "headwater.task, numpy")
+    # pip compiled Metaflow's modules to .pyc when it installed them; an editable checkout has
+    # none (and PYTHONDONTWRITEBYTECODE may forbid writing them), so compile ours the same way.
+    subprocess.run([hw_python, "-m", "compileall", "-q", str(REPO / "src" / "headwater")], check=True)
     return [
         Tool("metaflow", "Metaflow", mf_python, module_version(mf_python, "metaflow"), ".metaflow"),
-        Tool("headwater", "Headwater", sys.executable,
-             module_version(sys.executable, "headwater"), ".headwater"),
+        Tool("headwater", "Headwater", hw_python, module_version(hw_python, "headwater"), ".headwater"),
     ]
 
 
@@ -198,7 +207,7 @@ def metadata(tools: list[Tool], args: argparse.Namespace) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_gib": report.memory_gib(),
         "os": platform.platform(),
-        "python": python_version(sys.executable),
+        "python": python_version(tools[1].python),
         "python_metaflow_venv": python_version(tools[0].python),
         "metaflow_version": tools[0].version,
         "headwater_version": tools[1].version,

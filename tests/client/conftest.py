@@ -13,6 +13,8 @@ the user is ``ana``). ``sample`` fills it with a small history:
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,7 +123,16 @@ class Builder:
         folder.mkdir(exist_ok=True)
         (folder / "train.py").write_text(FLOW_SOURCE)
         (folder / "utils.py").write_text("HELPER = 1\n")
-        self.md.set_run_code(flow, run, self.blobs.save_bytes(build_package(folder / "train.py")))
+        # The package holds the modules the flow imported from its folder: import utils as a flow would.
+        spec = importlib.util.spec_from_file_location("hw_test_utils", folder / "utils.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["hw_test_utils"] = module
+        try:
+            package = build_package(folder / "train.py")
+        finally:
+            del sys.modules["hw_test_utils"]
+        self.md.set_run_code(flow, run, self.blobs.save_bytes(package))
 
 
 @dataclass

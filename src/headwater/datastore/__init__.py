@@ -4,16 +4,25 @@
 ``BlobRef(key, size, type)``; ``store.load(ref.key)`` gives the value back.
 """
 
-from headwater.datastore.blobs import BlobRef, BlobStore, HashingWriter
-from headwater.datastore.serialize import SerializationError
-from headwater.datastore.storage import BlobWriter, LocalStorage, Storage
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "BlobRef",
-    "BlobStore",
-    "BlobWriter",
-    "HashingWriter",
-    "LocalStorage",
-    "SerializationError",
-    "Storage",
-]
+# Loaded on first use, so `headwater.datastore.root` or `.logs` stay cheap to import.
+_EXPORTS = {
+    "BlobRef": "blobs",
+    "BlobStore": "blobs",
+    "HashingWriter": "blobs",
+    "SerializationError": "serialize",
+    "BlobWriter": "storage",
+    "LocalStorage": "storage",
+    "Storage": "storage",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'headwater.datastore' has no attribute {name!r}")
+    value = getattr(import_module(f"headwater.datastore.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

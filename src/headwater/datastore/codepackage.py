@@ -9,41 +9,46 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
+import sys
 import tarfile
 from pathlib import Path
 
-SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".cfg")
-SKIP_DIRS = {".git", ".headwater", ".metaflow", "__pycache__", "node_modules", ".venv", "venv",
-             "site-packages", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist"}
-MAX_FILES = 2000
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini")
 MAX_FILE_BYTES = 1 << 20
 
 
 def package_files(flow_file: Path) -> list[Path]:
-    """Files under the flow's directory worth keeping: sources and small config files."""
-    base = flow_file.resolve().parent
-    found: list[Path] = [flow_file.resolve()]
-    for folder, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            path = Path(folder) / name
-            if path.suffix in SUFFIXES and path != found[0]:
-                try:
-                    if path.stat().st_size <= MAX_FILE_BYTES:
-                        found.append(path)
-                except OSError:
-                    continue
-            if len(found) >= MAX_FILES:
-                return found
-    return found
+    """The flow file, the modules it imported from its own directory tree, and small config
+    files beside it.
+
+    Imported modules, not every ``.py`` file below: a flow run from a large directory (a home
+    folder) must not pack thousands of unrelated files at every run.
+    """
+    flow_file = flow_file.resolve()
+    base = flow_file.parent
+    found = {flow_file}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py"):
+            continue
+        p = Path(path).resolve()
+        if p.is_relative_to(base) and not any(part.startswith(".") or part in SKIP_DIRS
+                                              for part in p.relative_to(base).parts[:-1]):
+            found.add(p)
+    for p in base.iterdir():
+        if p.suffix in CONFIG_SUFFIXES and p.is_file() and p.stat().st_size <= MAX_FILE_BYTES:
+            found.add(p)
+    return sorted(found)
+
+
+SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist", "venv"}
 
 
 def build_package(flow_file: Path) -> bytes:
     base = flow_file.resolve().parent
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in sorted(package_files(flow_file)):
+        for path in package_files(flow_file):
             data = path.read_bytes()
             info = tarfile.TarInfo(str(path.relative_to(base)))
             info.size = len(data)

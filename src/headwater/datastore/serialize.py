@@ -27,11 +27,14 @@ import pickle
 import struct
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import zstandard
+if TYPE_CHECKING:  # imported lazily: a client reading small raw blobs needs neither
+    from concurrent.futures import ThreadPoolExecutor
+
+    import zstandard
+
 
 from headwater.exceptions import DatastoreError
 
@@ -152,10 +155,16 @@ def _sample_ratio(view: memoryview) -> float:
     return stored / (SAMPLE * SAMPLES)
 
 
+def _zstd() -> Any:
+    import zstandard
+
+    return zstandard
+
+
 def _compressor() -> zstandard.ZstdCompressor:
     cctx = getattr(_local, "cctx", None)  # contexts are not thread-safe: one per thread
     if cctx is None:
-        cctx = _local.cctx = zstandard.ZstdCompressor(level=LEVEL)
+        cctx = _local.cctx = _zstd().ZstdCompressor(level=LEVEL)
     return cctx
 
 
@@ -182,6 +191,8 @@ def _thread_pool() -> ThreadPoolExecutor:
     global _pool
     # Keyed by pid: a pool inherited through fork (warm workers) has no threads left.
     if _pool is None or _pool[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
         _pool = (os.getpid(), ThreadPoolExecutor(_WORKERS, thread_name_prefix="headwater-zstd"))
     return _pool[1]
 
@@ -277,6 +288,7 @@ def _read_section(f: IO[bytes], codec: int, size: int, chunk: int, name: str) ->
         if codec == RAW:
             _read_into(f, view, name)
             return buf
+        zstandard = _zstd()
         dctx = zstandard.ZstdDecompressor()
         for pos in range(0, size, chunk):
             expected = min(chunk, size - pos)
