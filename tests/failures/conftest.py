@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +22,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -31,44 +29,10 @@ from urllib.request import pathname2url
 import pytest
 
 HEADER = "from headwater import FlowSpec, step, Parameter, current\n"
-USER = "tester"
 
 
-@dataclass
-class Done:
-    """A finished ``python flow.py ...`` command."""
-
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def run_id(self, flow: str) -> int:
-        """The run number the console's summary line reports."""
-        found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", self.stdout)
-        assert found, f"no summary line for {flow} in:\n{self}"
-        return int(found[-1])
-
-    def __str__(self) -> str:  # shown by pytest when an assertion on it fails
-        return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
-def base_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HEADWATER_") and k not in ("METAFLOW_USER",)}
-    env.update({
-        "HEADWATER_HOME": str(home),
-        "HEADWATER_USER": USER,
-        "NO_COLOR": "1",
-        "PYTHONIOENCODING": "utf-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    return env
+# The command record and the environment are the same as the core tests'.
+from runtime.conftest import Done, base_env  # noqa: E402
 
 
 class FlowDir:
