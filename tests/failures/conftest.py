@@ -32,7 +32,7 @@ HEADER = "from headwater import FlowSpec, step, Parameter, current\n"
 
 
 # The command record and the environment are the same as the core tests'.
-from runtime.conftest import Done, base_env  # noqa: E402
+from runtime.conftest import Done, base_env, reading  # noqa: E402, F401
 
 
 class FlowDir:
@@ -97,31 +97,6 @@ class FlowDir:
         return sorted(headwater.Run(pathspec)[step].tasks(), key=lambda t: int(t.id))
 
 
-_reading_lock = threading.RLock()
-_reading_depth = 0
-
-
-@contextlib.contextmanager
-def reading(home: Path):
-    """Point the client at ``home`` and look in every namespace; put things back after."""
-    global _reading_depth
-    import headwater
-
-    with _reading_lock:
-        old = os.environ.get("HEADWATER_HOME")
-        os.environ["HEADWATER_HOME"] = str(home)
-        _reading_depth += 1
-        try:
-            headwater.namespace(None)
-            yield headwater
-        finally:
-            _reading_depth -= 1
-            if _reading_depth == 0:
-                headwater.default_namespace()
-            if old is None:
-                os.environ.pop("HEADWATER_HOME", None)
-            else:
-                os.environ["HEADWATER_HOME"] = old
 
 
 # -- running scenarios side by side ------------------------------------------------------------

@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,7 @@ def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
 
 
 _reading_depth = 0
+_reading_lock = threading.RLock()  # the failure tests read from several threads at once
 
 
 @contextlib.contextmanager
@@ -214,17 +216,18 @@ def reading(home: Path):
     global _reading_depth
     import headwater
 
-    old = os.environ.get("HEADWATER_HOME")
-    os.environ["HEADWATER_HOME"] = str(home)
-    _reading_depth += 1
-    try:
-        headwater.namespace(None)
-        yield headwater
-    finally:
-        _reading_depth -= 1
-        if _reading_depth == 0:
-            headwater.default_namespace()
-        if old is None:
-            os.environ.pop("HEADWATER_HOME", None)
-        else:
-            os.environ["HEADWATER_HOME"] = old
+    with _reading_lock:
+        old = os.environ.get("HEADWATER_HOME")
+        os.environ["HEADWATER_HOME"] = str(home)
+        _reading_depth += 1
+        try:
+            headwater.namespace(None)
+            yield headwater
+        finally:
+            _reading_depth -= 1
+            if _reading_depth == 0:
+                headwater.default_namespace()
+            if old is None:
+                os.environ.pop("HEADWATER_HOME", None)
+            else:
+                os.environ["HEADWATER_HOME"] = old
