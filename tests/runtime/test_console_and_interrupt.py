@@ -146,6 +146,12 @@ def wait_for(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _as_foreground() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored; a
+    # user's Ctrl-C reaches a foreground process, so give the run the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_run(fd, sleeper="pass", *, whole_group=False):
     """Start the sleepy flow, wait for both tasks to nap, send SIGINT, and collect.
 
@@ -157,7 +163,7 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "flow.py", "run"], cwd=fd.path, env=fd.env(), stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=whole_group)
+            stderr=subprocess.STDOUT, start_new_session=whole_group, preexec_fn=_as_foreground)
     try:
         wait_for(lambda: log.read_text().count("napping") == 2, 60, "both tasks to start")
         me = psutil.Process(proc.pid)
