@@ -8,13 +8,16 @@ The names below are loaded on first use, so ``import headwater`` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
 __version__ = "0.1.0"
 
 # Imported eagerly (it is tiny) so that `headwater.current` is always the object, never the
 # submodule of the same name.
 from .current import current  # noqa: E402, F401
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 _EXPORTS: dict[str, str] = {
     # flow model

@@ -8,8 +8,9 @@ Outside a task, ``current.is_running_flow`` is False and the other fields are No
 
 from __future__ import annotations
 
-import tempfile
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Current:
@@ -57,6 +58,8 @@ class Current:
         if not self.is_running_flow:
             return None
         if self._tempdir is None:
+            import tempfile
+
             self._tempdir = tempfile.mkdtemp(prefix=f"headwater-{self.step_name}-")
         return self._tempdir
 

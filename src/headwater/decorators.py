@@ -10,12 +10,14 @@ overrides the hooks it needs. Hooks receive keyword arguments only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
-
 from .exceptions import HeadwaterException
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, ClassVar, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BadDecoratorArgument(HeadwaterException):

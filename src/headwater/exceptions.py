@@ -78,5 +78,11 @@ class ClientError(HeadwaterException):
     headline = "Not found"
 
 
+class TagError(ClientError, ValueError):
+    """A tag that is not a string, is empty or too long, or is a system tag being removed."""
+
+    headline = "Invalid tag"
+
+
 class NamespaceMismatch(ClientError):
     headline = "Object not in the current namespace"

@@ -11,11 +11,13 @@ Calling the class (``TrainFlow()``) in the flow file's ``__main__`` block runs t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from .exceptions import MergeArtifactsError, StepError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 LARGE = 1 << 20  # artifacts bigger than this are fingerprinted on load (see task._persist)
 
@@ -30,7 +32,7 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
-            from .cli.flow_cli import main
+            from .cli.commands import main
 
             main(type(self))
 
@@ -83,6 +85,8 @@ class FlowSpec:
         known = sorted(set(self.__dict__.get("_hw_refs") or ()) | {
             k for k in self.__dict__ if not k.startswith("_hw_")})
         hint = ""
+        import difflib
+
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             hint = f" Did you mean {close[0]!r}?"

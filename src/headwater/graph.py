@@ -16,10 +16,11 @@ every problem at once.
 from __future__ import annotations
 
 import ast
-import inspect
-import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 START, END = "start", "end"
 
@@ -74,9 +75,10 @@ class FlowGraph:
     def __init__(self, flow_cls: type) -> None:
         self.name = flow_cls.__name__
         self.nodes: dict[str, StepNode] = {}
-        self.doc = inspect.cleandoc(flow_cls.__doc__) if flow_cls.__doc__ else ""
+        self.doc = cleandoc(flow_cls.__doc__)
+        sources = _Sources()
         for func_name, func in _step_functions(flow_cls):
-            self.nodes[func_name] = _node_from_function(func_name, func)
+            self.nodes[func_name] = _node_from_function(func_name, func, sources)
         self._mark_start_end()
         self._link()
 
@@ -211,29 +213,77 @@ def _step_functions(flow_cls: type) -> list[tuple[str, Any]]:
     return sorted(seen.items(), key=lambda kv: (kv[1].__code__.co_filename, kv[1].__code__.co_firstlineno))
 
 
-def _node_from_function(name: str, func: Any) -> StepNode:
+def cleandoc(doc: str | None) -> str:
+    """A docstring without its indentation and surrounding blank lines (as ``help()`` shows it)."""
+    if not doc:
+        return ""
+    lines = doc.expandtabs().splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    margin = min(indents, default=0)
+    lines = [lines[0].strip()] + [line[margin:].rstrip() for line in lines[1:]]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+class _Sources:
+    """Function definitions by (file, first line), parsing each source file once.
+
+    One parse of the whole file is cheaper than ``inspect.getsource`` per step, and keeps
+    the line numbers the user sees in their editor.
+    """
+
+    def __init__(self) -> None:
+        self._defs: dict[str, dict[int, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+
+    def find(self, code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        filename = code.co_filename
+        if filename not in self._defs:
+            self._defs[filename] = self._index(filename)
+        return self._defs[filename].get(code.co_firstlineno)
+
+    @staticmethod
+    def _index(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctionDef]:
+        try:
+            with open(filename, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            import linecache  # notebooks register their cells' source there
+
+            text = "".join(linecache.getlines(filename))
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return {}
+        out = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                # A function's code starts at its first decorator line, else at its def line.
+                first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                out[first] = node
+        return out
+
+
+def _node_from_function(name: str, func: Any, sources: _Sources) -> StepNode:
     code = func.__code__
     node = StepNode(
         name=name,
         file=code.co_filename,
         lineno=code.co_firstlineno,
-        doc=inspect.getdoc(func) or "",
+        doc=cleandoc(func.__doc__),
         num_args=code.co_argcount - 1,
         is_start=bool(getattr(func, "step_flags", {}).get("start")),
         is_end=bool(getattr(func, "step_flags", {}).get("end")),
         decorators=list(getattr(func, "decorators", [])),
     )
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
+    fdef = sources.find(code)
+    if fdef is None:
         node.invalid_tail_next = "the source of this step could not be read"
         return node
-    tree = ast.parse(source)
-    fdef = tree.body[0]
-    if not isinstance(fdef, ast.FunctionDef | ast.AsyncFunctionDef):
-        return node
     # The def line, not the first decorator line, is what a user looks for.
-    node.lineno = code.co_firstlineno + fdef.lineno - 1
+    node.lineno = fdef.lineno
     if node.num_args == 1:
         node.type = "join"
     body = [stmt for stmt in fdef.body if not _is_docstring(stmt)]
@@ -250,7 +300,7 @@ def _node_from_function(name: str, func: Any) -> StepNode:
     ):
         return node
     node.has_tail_next = True
-    node.tail_next_lineno = code.co_firstlineno + tail.lineno - 1
+    node.tail_next_lineno = tail.lineno
     _read_next_call(node, call)
     return node
 

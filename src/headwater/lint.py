@@ -24,7 +24,6 @@ missing-inputs, unjoined-split.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -341,6 +340,8 @@ def targets_exist(graph: FlowGraph) -> Iterator[Finding]:
         for target in node.out_funcs:
             if target in graph:
                 continue
+            import difflib
+
             close = difflib.get_close_matches(target, names, n=1)
             hint = (
                 f"Did you mean self.{close[0]}?" if close

@@ -11,15 +11,17 @@ the run's ``_parameters`` task, and read-only inside steps::
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
 from collections import namedtuple
 from pathlib import Path
-from typing import Any
 
 from .exceptions import ParameterError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 ParameterContext = namedtuple("ParameterContext", "flow_name user_name parameter_name")
 
@@ -210,6 +212,8 @@ def _infer_type(default: Any) -> Any:
 
 def _call_default(func: Any, ctx: ParameterContext) -> Any:
     try:
+        import inspect
+
         wants_ctx = len(inspect.signature(func).parameters) > 0
     except (TypeError, ValueError):
         wants_ctx = False

@@ -13,7 +13,6 @@ the ``TaskSpec`` here and the result back.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 import time
@@ -21,12 +20,15 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .current import current
 from .datastore import SerializationError
 from .exceptions import HeadwaterException, StepError, UnpicklableArtifactError
 from .flowspec import FlowSpec, Inputs
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass
@@ -125,6 +127,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     tempdir = current._tempdir
     current._reset()
     if tempdir:
+        import shutil
+
         shutil.rmtree(tempdir, ignore_errors=True)
     result["finished_at"] = time.time()
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 
 
@@ -12,6 +11,8 @@ def current_user() -> str:
         if os.environ.get(var):
             return os.environ[var]
     try:
+        import getpass
+
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         return "unknown"

@@ -29,10 +29,13 @@ import difflib
 import inspect
 import sys
 from functools import lru_cache
-from typing import Any, ClassVar
 
 from .components import render_components
 from .html import escape, page
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 ENTRY_POINT_GROUP = "headwater.cards"
 

@@ -16,9 +16,12 @@ import html
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from .storage import CardInfo, card_dir, list_cards, read_card
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Card:

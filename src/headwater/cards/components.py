@@ -18,11 +18,14 @@ import json
 import textwrap
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from . import markdown as md
 from . import preview as pv
 from .html import error_box, escape, pre
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_TABLE_ROWS = 1000
 

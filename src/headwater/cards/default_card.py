@@ -11,12 +11,14 @@ graph), ``max_chars`` (preview length, default 500).
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import preview as pv
 from .base import CardBase
 from .graph_svg import graph_svg
 from .html import badge, escape, facts, page, pre
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class DefaultCard(CardBase):

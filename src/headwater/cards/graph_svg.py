@@ -8,9 +8,11 @@ splits and joins mostly uncrossed. Input is ``FlowGraph.to_dict()``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .html import escape
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 NODE_H = 40
 LAYER_GAP = 46

@@ -18,9 +18,12 @@ import base64
 import io
 import itertools
 import reprlib
-from typing import Any
 
 from .html import escape, pre, table, truncate
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_CHARS = 500
 MAX_ROWS = 5

@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
 
 from .base import CardBase, error_page, make_card
 from .html import is_document, page
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def call_with_timeout(fn: Callable[[], str], timeout: float) -> tuple[str | None, BaseException | None, bool]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from .preview import qualname
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Inherited artifacts larger than this are described, not loaded, by the default card.
 MAX_LOAD_BYTES = 64 * 1024 * 1024

@@ -10,9 +10,12 @@ which browsers never run), so a viewer that has Vega can draw it interactively.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from .html import escape, table
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_ROWS = 50
 

@@ -10,11 +10,13 @@ single task, and ``card list`` accepts it for any step.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from ..exceptions import ClientError, CommandError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_card_commands(cli: click.Group, flow_cls: type) -> None:

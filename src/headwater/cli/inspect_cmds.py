@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from typing import Any
 
 import click
 
 from ..exceptions import CommandError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _parse(flow_name: str, spec: str, *, need_step: bool = True) -> tuple[str, str | None, str | None]:

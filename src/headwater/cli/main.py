@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime
-from typing import Any
 
 import click
 
 from ..exceptions import HeadwaterException
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def main() -> None:
@@ -27,7 +30,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except HeadwaterException as exc:
-        from .flow_cli import report
+        from .commands import report
 
         report(exc)
         sys.exit(exc.exit_code)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def show_graph(graph: Any) -> str:

@@ -10,13 +10,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from .base import ClientObject, check_attempt, parse_pathspec
 from .errors import not_found
 from .records import ArtifactRow, to_datetime
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from .stores import Stores
     from .task import Task
 

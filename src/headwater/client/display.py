@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 _COLORS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969da", "abandoned": "#9a6700"}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..exceptions import ClientError, NamespaceMismatch
+from ..exceptions import ClientError, NamespaceMismatch, TagError
 
 __all__ = ["ArtifactNotFound", "ClientError", "InvalidPathspec", "NamespaceMismatch", "ObjectNotFound", "TagError"]
 
@@ -38,12 +38,6 @@ class InvalidPathspec(ClientError, ValueError):
     """A pathspec with the wrong number of parts, empty parts or a non-numeric id."""
 
     headline = "Invalid pathspec"
-
-
-class TagError(ClientError, ValueError):
-    """A tag that is not a string, is empty or too long, or is a system tag being removed."""
-
-    headline = "Invalid tag"
 
 
 def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "",

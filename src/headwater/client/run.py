@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from ..metadata.sqlite import PARAMS_STEP, PARAMS_TASK
 from . import display, tags
@@ -36,7 +35,11 @@ from .records import (
 from .step import Step
 from .task import Task, TaskData
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from .flow import Flow
     from .stores import Stores
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from .base import ClientObject, load_run, parse_pathspec
 from .errors import not_found
@@ -24,6 +23,8 @@ from .records import (
     to_datetime,
 )
 from .task import Task
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
     from .run import Run

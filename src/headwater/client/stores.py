@@ -17,11 +17,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatastoreError, MetadataError
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..datastore.blobs import BlobStore
     from ..metadata.sqlite import SQLiteMetadata
 

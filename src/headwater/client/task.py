@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from ..metadata.sqlite import PARAMS_STEP
 from . import display
@@ -38,7 +37,11 @@ from .records import (
     to_datetime,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from .code import CodePackage
     from .step import Step
     from .stores import Stores

@@ -4,8 +4,13 @@
 ``BlobRef(key, size, type)``; ``store.load(ref.key)`` gives the value back.
 """
 
+from __future__ import annotations
+
 from importlib import import_module
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Loaded on first use, so `headwater.datastore.root` or `.logs` stay cheap to import.
 _EXPORTS = {

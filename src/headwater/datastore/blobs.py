@@ -14,12 +14,15 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Any
 
 import xxhash
 
 from headwater.datastore.serialize import corrupted, read_parts, serialize, unpickle
 from headwater.datastore.storage import BlobWriter, Storage
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 SMALL = 1 << 20  # up to this many raw bytes, serialize in memory and skip existing blobs
 

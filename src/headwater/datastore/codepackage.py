@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -27,9 +28,16 @@ def package_files(flow_file: Path) -> list[Path]:
     flow_file = flow_file.resolve()
     base = flow_file.parent
     found = {flow_file}
+    # Compare path strings first: resolving every loaded module's path (hundreds, with numpy
+    # or pandas) would cost more than the rest of the package.
+    prefixes = tuple({str(base) + os.sep, os.path.abspath(base) + os.sep})
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not path or not path.endswith(".py"):
+            continue
+        if not os.path.isabs(path):
+            path = os.path.abspath(path)
+        if not path.startswith(prefixes):
             continue
         p = Path(path).resolve()
         if p.is_relative_to(base) and not any(part.startswith(".") or part in SKIP_DIRS

@@ -8,7 +8,10 @@ the plain output back.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 def log_path(root: Path, flow: str, run: int | str, step: str, task_id: int | str, attempt: int,

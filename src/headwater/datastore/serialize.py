@@ -28,15 +28,15 @@ import struct
 import threading
 from collections import deque
 from types import SimpleNamespace
-from typing import IO, TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # imported lazily: a client reading small raw blobs needs neither
-    from concurrent.futures import ThreadPoolExecutor
-
-    import zstandard
-
 
 from headwater.exceptions import DatastoreError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:  # imported lazily: a client reading small raw blobs needs neither
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import IO, Any
+
+    import zstandard
 
 MAGIC = b"HWBL"
 VERSION = 1

@@ -23,9 +23,12 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
 
 from headwater.exceptions import DatastoreError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _KEY = re.compile(r"[0-9a-f]{3,128}")
 _TOKEN = os.urandom(4).hex()  # with the pid, makes temporary names unique across processes

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import queue
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from ..task import TaskSpec
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass
@@ -35,7 +38,9 @@ class LogLine:
     text: str
 
 
-class Executor(Protocol):
+class Executor:
+    """The interface every executor offers (structurally: executors need not subclass it)."""
+
     name: str
 
     def start(self, events: queue.Queue, console: Any) -> None:

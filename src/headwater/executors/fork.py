@@ -17,7 +17,6 @@ the template, so a killed scheduler leaves no task running unsupervised.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import pickle
@@ -30,11 +29,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..datastore.logs import LogWriter, log_path
 from ..task import TaskSpec, run_attempt
 from .base import AttemptDone
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MSG = 1 << 22
 PIPE_GRACE = 2.0  # seconds to wait for a dead task's pipes (a grandchild may hold them)
@@ -43,6 +45,8 @@ PIPE_GRACE = 2.0  # seconds to wait for a dead task's pipes (a grandchild may ho
 def _set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Ask Linux to send ``sig`` to this process when its parent dies."""
     try:
+        import ctypes
+
         ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the template's socket EOF still stops it
         pass

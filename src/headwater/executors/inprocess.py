@@ -12,11 +12,14 @@ import queue
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from ..datastore.logs import LogWriter, log_path
 from ..task import TaskSpec, run_attempt
 from .base import AttemptDone
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Tee(io.TextIOBase):

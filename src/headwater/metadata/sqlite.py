@@ -28,9 +28,12 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from ..exceptions import MetadataError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 2
 # Changes to an existing database, by the version they lead to.

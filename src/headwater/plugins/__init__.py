@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import ast
 from importlib import import_module
-from typing import Any
 
 from ..exceptions import CommandError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 STEP_DECORATORS = {
     "retry": "headwater.plugins.retry:retry",

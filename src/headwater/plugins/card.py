@@ -18,9 +18,12 @@ from __future__ import annotations
 import re
 import sys
 import time
-from typing import Any
 
 from ..decorators import BadDecoratorArgument, StepDecorator
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 # ``headwater.current`` is imported inside functions only: importing the submodule here would
 # shadow the lazily exported ``current`` object for a flow that writes

@@ -9,9 +9,12 @@ runs a short recovery attempt that records the exception without running the ste
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from ..decorators import BadDecoratorArgument, StepDecorator
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CaughtException:

@@ -10,9 +10,11 @@ The wait happens in the scheduler without holding a worker, so other tasks keep 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..decorators import BadDecoratorArgument, StepDecorator
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_TIMES = 100
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Callable
-from typing import Any
 
 from ..decorators import BadDecoratorArgument, StepDecorator
 from ..exceptions import StepError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SECONDS = 365 * 24 * 3600
 

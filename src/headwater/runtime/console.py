@@ -11,7 +11,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _COLORS = ["36", "35", "33", "32", "34", "96", "95", "93", "92", "94"]
 

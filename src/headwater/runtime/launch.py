@@ -7,11 +7,9 @@ trace on disk.
 
 from __future__ import annotations
 
-import platform
 import queue
 import sys
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..configs import flow_configs, resolve_delayed
@@ -19,6 +17,10 @@ from ..datastore import SerializationError
 from ..exceptions import ParameterError
 from ..graph import FlowGraph
 from ..parameters import Parameter, flow_parameters
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
@@ -89,7 +91,7 @@ def system_tags(user: str) -> list[str]:
     return [
         f"user:{user}",
         "runtime:local",
-        f"python_version:{platform.python_version()}",
+        "python_version:{}.{}.{}".format(*sys.version_info[:3]),
         f"headwater_version:{__version__}",
     ]
 

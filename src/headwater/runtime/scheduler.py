@@ -22,12 +22,15 @@ import signal
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
 
 from ..executors.base import AttemptDone
 from ..metadata import Status
 from ..task import TaskSpec
 from .state import RunState, TaskInfo
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 HEARTBEAT_SECONDS = 10.0
 TIMEOUT_GRACE = 5.0  # the task's own alarm fires first; this kill is the backstop

@@ -15,7 +15,10 @@ the split that opened its last frame has arrived; its inputs are ordered by bran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 Parent = tuple[int, str, int]  # (task_id, step, attempt)
 

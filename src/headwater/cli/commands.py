@@ -1,0 +1,149 @@
+"""``python flow.py ...``: the entry point and the commands that do not need click.
+
+``main`` reads a plain ``run``/``resume``/``check`` command line with the quick parser
+(``options.py``) and runs it from here; any other command line goes to the click group in
+``flow_cli.py``, whose callbacks call the same functions. Every Headwater error becomes one
+red headline plus the message, with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..exceptions import HeadwaterException, LintError
+from .options import Invocation, quick_parse
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+
+def main(flow_cls: type) -> None:
+    """Entry point called by ``FlowSpec.__init__`` when the flow file runs as a script."""
+    from ..parameters import check_parameter_names, flow_parameters
+
+    try:
+        check_parameter_names(flow_cls)
+        invocation = quick_parse(sys.argv[1:], flow_parameters(flow_cls))
+        if invocation is None:
+            from .flow_cli import run_click
+
+            run_click(flow_cls)
+        else:
+            execute(flow_cls, invocation)
+    except HeadwaterException as exc:
+        report(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(0)
+
+
+def report(exc: HeadwaterException) -> None:
+    red = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    head = f"\x1b[1;31m{exc.headline}\x1b[0m" if red else exc.headline
+    lines: list[str]
+    if isinstance(exc, LintError):
+        count = len(exc.findings)
+        lines = [f"{head}: {count} problem{'s' if count != 1 else ''} found",
+                 *(f"  {finding}" for finding in exc.findings)]
+    elif "\n" in str(exc):
+        lines = [f"{head}:", *(f"  {line}" for line in str(exc).splitlines())]
+    else:
+        lines = [f"{head}: {exc}"]
+    sys.stdout.flush()
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+class FlowContext:
+    """State shared by the commands of one invocation (the click group's ``obj``)."""
+
+    def __init__(self, flow_cls: type, group: dict[str, Any]) -> None:
+        self.flow_cls = flow_cls
+        self.group = group  # GROUP_OPTIONS by dest, as parsed
+        self.config_paths = dict(group["configs"])
+        self.config_texts = dict(group["config_values"])
+        self.datastore_root: str | None = group["datastore_root"]
+        self.quiet: bool = group["quiet"]
+        self.decospecs: tuple[str, ...] = tuple(group["decospecs"])
+        self._prepared: tuple[Any, dict[str, Any]] | None = None
+
+    @property
+    def script(self) -> str:
+        return sys.argv[0] or "flow.py"
+
+    def prepare(self) -> tuple[Any, dict[str, Any]]:
+        """The linted graph and the config values (once per invocation)."""
+        if self._prepared is None:
+            from ..runtime.launch import prepare_flow
+
+            self._prepared = prepare_flow(
+                self.flow_cls, config_paths=self.config_paths, config_texts=self.config_texts,
+                extra_decorators=_decorators_from_specs(self.decospecs),
+            )
+        return self._prepared
+
+    def root(self, create: bool = False) -> Path:
+        from ..datastore.root import find_root
+
+        return find_root(self.datastore_root, create=create)
+
+
+def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:
+    from ..plugins import decorator_from_spec
+
+    env = os.environ.get("HEADWATER_DEFAULT_DECOSPECS", "")
+    all_specs = [s for s in env.split() if s] + list(specs)
+    return [decorator_from_spec(s) for s in all_specs]
+
+
+def execute(flow_cls: type, invocation: Invocation) -> None:
+    """Run a parsed ``run``, ``resume`` or ``check``."""
+    ctx = FlowContext(flow_cls, invocation.group)
+    if invocation.command == "check":
+        check(ctx)
+    elif invocation.command == "run":
+        run(ctx, invocation.params, invocation.options)
+    else:
+        options = dict(invocation.options)
+        origin = options.pop("origin_run_id")
+        start(ctx, params=None, resume=(origin, invocation.step), **options)
+
+
+def check(ctx: FlowContext) -> None:
+    graph, _ = ctx.prepare()
+    print(f"{ctx.flow_cls.__name__}: {len(graph)} steps, no problems found.")
+
+
+def run(ctx: FlowContext, given: dict[str, str | None], options: dict[str, Any]) -> None:
+    from ..runtime.launch import resolve_parameters
+    from ..user import current_user
+
+    ctx.prepare()
+    params = resolve_parameters(ctx.flow_cls, given, user=current_user())
+    start(ctx, params=params, resume=None, **options)
+
+
+def start(ctx: FlowContext, *, params: dict[str, Any] | None,
+          resume: tuple[str | None, str | None] | None, tags: tuple[str, ...], max_workers: int,
+          max_num_splits: int, run_id_file: str | None, executor: str, max_cpu: float | None,
+          max_memory: float | None, quiet: bool) -> None:
+    from ..runtime.console import Console
+    from ..runtime.launch import launch_run
+    from ..tags import validate_tags
+    from ..user import current_user
+
+    graph, configs = ctx.prepare()
+    validate_tags(tags)
+    _, ok = launch_run(
+        ctx.flow_cls, graph, params=params or {}, configs=configs, root=ctx.root(create=True),
+        user=current_user(), tags=list(tags), max_workers=max_workers,
+        max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
+        script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
+        max_cpu=max_cpu, max_memory=max_memory,
+    )
+    if not ok:
+        sys.exit(1)
