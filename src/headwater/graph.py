@@ -16,7 +16,6 @@ every problem at once.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -25,30 +24,39 @@ if TYPE_CHECKING:
 START, END = "start", "end"
 
 
-@dataclass
 class StepNode:
-    """One step of a flow as the source code describes it."""
+    """One step of a flow as the source code describes it.
 
-    name: str
-    file: str
-    lineno: int
-    doc: str = ""
-    num_args: int = 0  # positional arguments after ``self``
-    type: str = "linear"  # start | end | linear | split | foreach | switch | join
-    out_funcs: list[str] = field(default_factory=list)
-    in_funcs: list[str] = field(default_factory=list)
-    has_tail_next: bool = False
-    tail_next_lineno: int = 0
-    invalid_tail_next: str = ""  # why the final self.next(...) could not be understood
-    foreach_param: str | None = None
-    condition: str | None = None
-    switch_cases: dict[str, str] = field(default_factory=dict)
-    switch_bad_keys: bool = False
-    split_parents: list[str] = field(default_factory=list)
-    matching_join: str | None = None
-    is_start: bool = False
-    is_end: bool = False
-    decorators: list[Any] = field(default_factory=list)
+    The graph builder fills the transition fields from the step's final ``self.next(...)``;
+    :mod:`headwater.lint` reads them.
+    """
+
+    def __init__(self, name: str, file: str, lineno: int, *, doc: str = "", num_args: int = 0,
+                 is_start: bool = False, is_end: bool = False,
+                 decorators: list[Any] | None = None) -> None:
+        self.name = name
+        self.file = file
+        self.lineno = lineno
+        self.doc = doc
+        self.num_args = num_args  # positional arguments after ``self``
+        self.type = "linear"  # start | end | linear | split | foreach | switch | join
+        self.out_funcs: list[str] = []
+        self.in_funcs: list[str] = []
+        self.has_tail_next = False
+        self.tail_next_lineno = 0
+        self.invalid_tail_next = ""  # why the final self.next(...) could not be understood
+        self.foreach_param: str | None = None
+        self.condition: str | None = None
+        self.switch_cases: dict[str, str] = {}
+        self.switch_bad_keys = False
+        self.split_parents: list[str] = []
+        self.matching_join: str | None = None
+        self.is_start = is_start
+        self.is_end = is_end
+        self.decorators: list[Any] = decorators or []
+
+    def __repr__(self) -> str:
+        return f"StepNode({self.name!r}, type={self.type!r}, out_funcs={self.out_funcs!r})"
 
     @property
     def is_join(self) -> bool:

@@ -25,8 +25,8 @@ missing-inputs, unjoined-split.
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 from .exceptions import LintError
 from .graph import END, START, FlowGraph, StepNode
@@ -42,15 +42,10 @@ _NEXT_FORMS = (
 )
 
 
-@dataclass
-class Finding:
-    """One problem in a flow: which rule, what to do about it, and where."""
+class Finding(namedtuple("Finding", "rule message file lineno step", defaults=(None, None, None))):
+    """One problem in a flow: which rule, what to do about it, and where (file, lineno, step)."""
 
-    rule: str
-    message: str
-    file: str | None = None
-    lineno: int | None = None
-    step: str | None = None
+    __slots__ = ()
 
     def __str__(self) -> str:
         if self.file and self.lineno:

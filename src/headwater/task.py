@@ -16,9 +16,7 @@ import os
 import socket
 import sys
 import time
-import traceback
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .current import current
@@ -31,40 +29,61 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass
 class TaskSpec:
-    """Everything an attempt needs, small and picklable."""
+    """Everything an attempt needs, small and picklable.
 
-    flow: str
-    run: int
-    step: str
-    task_id: int
-    attempt: int
-    root: str
-    parents: list[tuple[int, str, int]] = field(default_factory=list)  # (task_id, step, attempt)
-    frames: list[dict] = field(default_factory=list)  # open splits, outermost first
-    max_num_splits: int = 100
-    max_retries: int = 0
-    user: str = ""
-    tags: list[str] = field(default_factory=list)
-    origin_run_id: str | None = None
-    parameter_names: list[str] = field(default_factory=list)
-    recover: dict | None = None  # @catch after a process death: record this, skip the step
+    ``parents`` are (task_id, step, attempt); ``frames`` the open splits, outermost first;
+    ``recover`` is set for a @catch attempt after a process death (record it, skip the step).
+    ``params`` and ``inputs`` are artifact refs (name -> (key, type, size)) the scheduler
+    already holds: the run's parameters and the single parent's artifacts. Without them (a
+    join, a retry) the task reads the metadata database instead.
+    """
+
+    __slots__ = ("flow", "run", "step", "task_id", "attempt", "root", "parents", "frames",
+                 "max_num_splits", "max_retries", "user", "tags", "origin_run_id",
+                 "parameter_names", "recover", "params", "inputs")
+
+    def __init__(self, *, flow: str, run: int, step: str, task_id: int, attempt: int, root: str,
+                 parents: list[tuple[int, str, int]] | None = None, frames: list[dict] | None = None,
+                 max_num_splits: int = 100, max_retries: int = 0, user: str = "",
+                 tags: list[str] | None = None, origin_run_id: str | None = None,
+                 parameter_names: list[str] | None = None, recover: dict | None = None,
+                 params: dict | None = None, inputs: dict | None = None) -> None:
+        self.flow = flow
+        self.run = run
+        self.step = step
+        self.task_id = task_id
+        self.attempt = attempt
+        self.root = root
+        self.parents = parents or []
+        self.frames = frames or []
+        self.max_num_splits = max_num_splits
+        self.max_retries = max_retries
+        self.user = user
+        self.tags = tags or []
+        self.origin_run_id = origin_run_id
+        self.parameter_names = parameter_names or []
+        self.recover = recover
+        self.params = params
+        self.inputs = inputs
 
     @property
     def pathspec(self) -> str:
         return f"{self.flow}/{self.run}/{self.step}/{self.task_id}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __repr__(self) -> str:
+        return f"TaskSpec({self.pathspec!r}, attempt={self.attempt})"
 
 
 def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores: Any = None) -> dict[str, Any]:
     """Run the step and return ``{"ok": bool, "artifacts": [...], "next": [...], ...}``."""
-    from .runtime.stores import open_stores
-
     started = time.time()
-    md, blobs = stores or open_stores(Path(spec.root), readonly=True)
+    if stores is not None:
+        md, blobs = stores
+    else:
+        from .datastore import BlobStore, LocalStorage
+
+        md, blobs = _LazyMetadata(spec.root), BlobStore(LocalStorage(Path(spec.root)))
     node = graph[spec.step]
     decos = list(node.decorators)
     result: dict[str, Any] = {"ok": False, "started_at": started, "host": socket.gethostname(), "pid": os.getpid()}
@@ -134,6 +153,21 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     return result
 
 
+class _LazyMetadata:
+    """The run's metadata, opened read-only on first use: most tasks get their refs in the spec."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._md: Any = None
+
+    def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
+        if self._md is None:
+            from .metadata import SQLiteMetadata
+
+            self._md = SQLiteMetadata(Path(self.root), readonly=True)
+        return self._md.artifacts_of(flow, run, task_id, attempt)
+
+
 def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
     """After a handled failure the step never reached self.next(): go where the graph goes."""
     if not node.is_end:
@@ -143,10 +177,14 @@ def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
 def _build_flow(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, md: Any, blobs: Any, node: Any) -> FlowSpec:
     from .metadata import PARAMS_TASK
 
-    params = md.artifacts_of(spec.flow, spec.run, PARAMS_TASK, 0)
+    params = spec.params
+    if params is None:
+        params = md.artifacts_of(spec.flow, spec.run, PARAMS_TASK, 0)
     flow = flow_cls.__new__(flow_cls)
     if node.is_join or not spec.parents:
         refs: dict[str, Any] = {}
+    elif spec.inputs is not None:
+        refs = spec.inputs
     else:
         parent_id, _, parent_attempt = spec.parents[0]
         refs = md.artifacts_of(spec.flow, spec.run, parent_id, parent_attempt)
@@ -279,6 +317,8 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback without Headwater's own frames: the user's code is what matters."""
+    import traceback  # only when something failed
+
     package = os.path.dirname(os.path.abspath(__file__))
     tb = traceback.TracebackException.from_exception(exc)
     frames = [f for f in tb.stack if not os.path.abspath(f.filename).startswith(package)]
@@ -289,6 +329,8 @@ def user_traceback(exc: BaseException) -> str:
 
 def _user_frame(exc: BaseException) -> str | None:
     """The innermost traceback line outside Headwater's own code, as file:line."""
+    import traceback
+
     package = os.path.dirname(os.path.abspath(__file__))
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):

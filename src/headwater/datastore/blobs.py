@@ -12,7 +12,7 @@ and caching copy keys, never bytes. Two write paths:
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from collections import namedtuple
 from types import TracebackType
 
 import xxhash
@@ -27,13 +27,10 @@ if TYPE_CHECKING:
 SMALL = 1 << 20  # up to this many raw bytes, serialize in memory and skip existing blobs
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRef:
+class BlobRef(namedtuple("BlobRef", "key size type")):
     """Where a saved value lives: its key, stored size in bytes, and qualified type name."""
 
-    key: str
-    size: int
-    type: str
+    __slots__ = ()
 
 
 def hash_bytes(data: Any) -> str:

@@ -7,13 +7,17 @@ the same key and is stored once.
 
 from __future__ import annotations
 
-import gzip
 import io
+import json
 import os
 import sys
-import tarfile
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+CACHE_ENTRIES = 100  # flow files remembered per datastore
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini")
 MAX_FILE_BYTES = 1 << 20
 
@@ -52,11 +56,52 @@ def package_files(flow_file: Path) -> list[Path]:
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist", "venv"}
 
 
-def build_package(flow_file: Path) -> bytes:
+def save_package(flow_file: Path, blobs: Any, cache_dir: Path) -> str:
+    """Store the code package of ``flow_file`` and return its key.
+
+    When none of its files changed since the last run (same size, mtime, ctime and inode),
+    the archive is not built again: the key recorded then is reused if its blob is still
+    there. ctime cannot be set by tools that preserve mtime (rsync -t, tar), so an edited
+    file is never taken for an unchanged one.
+    """
+    files = package_files(flow_file)
+    stamp = []
+    for p in files:
+        st = p.stat()
+        stamp.append([str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+    cache_file = cache_dir / "codepackages.json"
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    name = str(flow_file.resolve())
+    entry = cache.get(name) if isinstance(cache, dict) else None
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and blobs.exists(entry.get("key", "")):
+        return entry["key"]
+    key = blobs.save_bytes(build_package(flow_file, files))
+    cache = cache if isinstance(cache, dict) else {}
+    cache.pop(name, None)
+    cache[name] = {"stamp": stamp, "key": key}  # newest last; the oldest are dropped
+    cache = dict(list(cache.items())[-CACHE_ENTRIES:])
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, cache_file)  # readers see the old or the new file, never half of one
+    except OSError:
+        pass  # only a cache: the next run builds the package again
+    return key
+
+
+def build_package(flow_file: Path, files: list[Path] | None = None) -> bytes:
+    """The deterministic tar.gz of ``files`` (default: :func:`package_files`)."""
+    import gzip
+    import tarfile
+
     base = flow_file.resolve().parent
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in package_files(flow_file):
+        for path in files if files is not None else package_files(flow_file):
             data = path.read_bytes()
             info = tarfile.TarInfo(str(path.relative_to(base)))
             info.size = len(data)
@@ -68,6 +113,8 @@ def build_package(flow_file: Path) -> bytes:
 
 def read_package(data: bytes) -> dict[str, bytes]:
     """name -> contents of a code package."""
+    import tarfile
+
     out = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for member in tar.getmembers():

@@ -9,7 +9,7 @@ whatever the executor is.
 from __future__ import annotations
 
 import queue
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..task import TaskSpec
 
@@ -18,24 +18,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass
-class AttemptDone:
-    """An attempt ended. ``result`` is run_attempt's dict, or None when the process died."""
+class AttemptDone(namedtuple("AttemptDone", "spec result exit_code signal reason",
+                             defaults=(None, None, None))):
+    """An attempt ended. ``result`` is run_attempt's dict, or None when the process died;
+    ``exit_code`` is the process exit status when there was a process, ``signal`` the signal
+    that killed it, and ``reason`` is set by the executor for kills it caused (timeout, cancel).
+    """
 
-    spec: TaskSpec
-    result: dict[str, Any] | None
-    exit_code: int | None = None  # process exit status, when there was a process
-    signal: int | None = None  # the signal that killed it, if any
-    reason: str | None = None  # set by the executor for kills it caused (timeout, cancel)
-
-
-@dataclass
-class LogLine:
-    """A line a task printed, for the console (already stored by the executor)."""
-
-    spec: TaskSpec
-    stream: str
-    text: str
+    __slots__ = ()
 
 
 class Executor:

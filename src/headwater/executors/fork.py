@@ -27,7 +27,6 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..datastore.logs import LogWriter, log_path
@@ -52,17 +51,22 @@ def _set_pdeathsig(sig: int = signal.SIGKILL) -> None:
         pass
 
 
-@dataclass
 class _Attempt:
-    spec: TaskSpec
-    logs: dict[int, tuple[str, LogWriter]]  # read fd -> (stream name, log file)
-    partial: dict[int, bytes] = field(default_factory=dict)
-    result_fd: int = -1
-    result: bytearray = field(default_factory=bytearray)
-    pid: int | None = None
-    status: int | None = None
-    exited_at: float = 0.0
-    reason: str | None = None
+    """A running attempt as the I/O thread sees it: its pipes, partial lines and exit."""
+
+    __slots__ = ("spec", "logs", "partial", "result_fd", "result", "pid", "status", "exited_at",
+                 "reason")
+
+    def __init__(self, spec: TaskSpec, logs: dict[int, tuple[str, LogWriter]], result_fd: int) -> None:
+        self.spec = spec
+        self.logs = logs  # read fd -> (stream name, log file)
+        self.partial: dict[int, bytes] = {}
+        self.result_fd = result_fd
+        self.result = bytearray()
+        self.pid: int | None = None
+        self.status: int | None = None
+        self.exited_at = 0.0
+        self.reason: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:

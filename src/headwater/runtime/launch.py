@@ -106,7 +106,7 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
     ``resume=(origin_run_id, step)`` makes it a resume of an earlier run: parameters come from
     the origin run and its finished tasks are cloned instead of re-run.
     """
-    from ..datastore.codepackage import build_package
+    from ..datastore.codepackage import save_package
     from ..executors import make_executor
     from ..metadata import PARAMS_TASK
     from .scheduler import Scheduler
@@ -143,7 +143,7 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         else:
             _record_parameters(md, flow, run, param_refs)
         flow_file = Path(sys.modules[flow_cls.__module__].__file__ or script)
-        md.set_run_code(flow, run, blobs.save_bytes(build_package(flow_file)))
+        md.set_run_code(flow, run, save_package(flow_file, blobs, root / "cache"))
         scheduler = Scheduler(
             flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
             run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,

@@ -13,7 +13,7 @@ loops replay iteration by iteration, and ``resume STEP`` re-runs STEP and all af
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..exceptions import CommandError
 from ..metadata import Status
@@ -24,13 +24,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass
-class _OriginTask:
-    task_id: int
-    step: str
-    status: str
-    attempt: int
-    transition: dict[str, Any] | None
+# A finished task of the origin run; ``transition`` is None when it never recorded one.
+_OriginTask = namedtuple("_OriginTask", "task_id step status attempt transition")
 
 
 def find_origin_run(md: Any, flow: str, origin_run_id: str | None, user: str) -> int:
@@ -94,7 +89,9 @@ class Cloner:
                            foreach_stack=task.frames or None)
         self.origin_of[task.task_id] = origin.task_id
         task.attempt = origin.attempt  # children read the artifacts of this attempt
-        return dict(origin.transition, ok=True)
+        artifacts = self.md.artifacts_of(self.flow, self.origin_run, origin.task_id, origin.attempt)
+        return dict(origin.transition, ok=True,
+                    artifacts=[(name, *ref) for name, ref in artifacts.items()])
 
     def bind(self, run: int) -> None:
         self._run = run

@@ -24,7 +24,7 @@ import time
 from collections import Counter, deque
 
 from ..executors.base import AttemptDone
-from ..metadata import Status
+from ..metadata import PARAMS_TASK, Status
 from ..task import TaskSpec
 from .state import RunState, TaskInfo
 
@@ -82,6 +82,7 @@ class Scheduler:
     def execute(self, first: list[TaskInfo] | None = None) -> bool:
         """Run until every task is done or the run fails; return True on success."""
         started = time.time()
+        self.params = self.md.artifacts_of(self.flow, self.run_number, PARAMS_TASK, 0)
         self.ready.extend(first if first is not None else [self.state.first_task()])
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="headwater-heartbeat")
         beat.start()
@@ -137,7 +138,7 @@ class Scheduler:
                     self.ready.popleft()
                     self.cloned += 1
                     self.counts[task.step] += 1
-                    self.ready.extend(self.state.on_success(task, result))
+                    self.ready.extend(self._successors(task, result))
                     continue
             if len(self.running) >= self.max_workers or not self._fits(task.step):
                 return
@@ -191,6 +192,7 @@ class Scheduler:
             max_num_splits=self.max_num_splits, max_retries=self._max_retries(task.step),
             user=self.user, tags=self.tags, origin_run_id=self.origin_run_id,
             parameter_names=self.parameter_names, recover=task.recover,
+            params=self.params, inputs=task.inputs,
         )
 
     # -- outcomes ----------------------------------------------------------------------------
@@ -201,7 +203,19 @@ class Scheduler:
                                transition={k: result[k] for k in TRANSITION_KEYS if k in result})
         self.counts[task.step] += 1
         if not self.failed:
-            self.ready.extend(self.state.on_success(task, result))
+            self.ready.extend(self._successors(task, result))
+
+    def _successors(self, task: TaskInfo, result: dict[str, Any]) -> list[TaskInfo]:
+        """The tasks ``task`` makes ready, each given its artifact refs when it has one parent
+        (so the task need not open the database to find them)."""
+        children = self.state.on_success(task, result)
+        if "artifacts" not in result:
+            return children
+        refs = {name: (key, typ, size) for name, key, typ, size in result["artifacts"]}
+        for child in children:
+            if len(child.parents) == 1 and not self.graph[child.step].is_join:
+                child.inputs = refs
+        return children
 
     def _attempt_failed(self, task: TaskInfo, event: AttemptDone, result: dict[str, Any]) -> None:
         exc = result.get("exception")
@@ -216,7 +230,8 @@ class Scheduler:
             delay = self._retry_delay(task.step)
             self.console.event(f"[{where}] attempt {task.attempt} failed ({what}); retrying"
                                + (f" in {delay:.0f} s" if delay else ""))
-            nxt = TaskInfo(task.task_id, task.step, task.parents, task.frames, task.attempt + 1)
+            nxt = TaskInfo(task.task_id, task.step, task.parents, task.frames, task.attempt + 1,
+                           inputs=task.inputs)
             timer = threading.Timer(delay, self.events.put, args=(_Retry(nxt),))
             timer.daemon = True
             self.waiting_retry[task.task_id] = (nxt, timer)
@@ -228,7 +243,7 @@ class Scheduler:
             info = exc or {"type": "TaskProcessDied", "message": reason, "traceback": ""}
             self.console.event(f"[{where}] {what}; @catch records it and the flow continues")
             self.ready.appendleft(TaskInfo(task.task_id, task.step, task.parents, task.frames,
-                                           task.attempt + 1, recover=info))
+                                           task.attempt + 1, recover=info, inputs=task.inputs))
             return
         self.counts[task.step] += 1
         first_failure = not self.failed

@@ -14,8 +14,6 @@ the split that opened its last frame has arrived; its inputs are ordered by bran
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
@@ -23,14 +21,28 @@ if TYPE_CHECKING:
 Parent = tuple[int, str, int]  # (task_id, step, attempt)
 
 
-@dataclass
 class TaskInfo:
-    task_id: int
-    step: str
-    parents: list[Parent] = field(default_factory=list)
-    frames: list[dict] = field(default_factory=list)
-    attempt: int = 0
-    recover: dict | None = None  # set for a @catch recovery attempt after a process death
+    """A task the scheduler knows about: its id, step, parents, open splits and attempt.
+
+    ``recover`` is set for a @catch recovery attempt after a process death; ``inputs`` holds
+    the single parent's artifact refs, when the scheduler has them.
+    """
+
+    __slots__ = ("task_id", "step", "parents", "frames", "attempt", "recover", "inputs")
+
+    def __init__(self, task_id: int, step: str, parents: list[Parent] | None = None,
+                 frames: list[dict] | None = None, attempt: int = 0, *,
+                 recover: dict | None = None, inputs: dict | None = None) -> None:
+        self.task_id = task_id
+        self.step = step
+        self.parents = parents or []
+        self.frames = frames or []
+        self.attempt = attempt
+        self.recover = recover
+        self.inputs = inputs
+
+    def __repr__(self) -> str:
+        return f"TaskInfo({self.task_id}, {self.step!r}, attempt={self.attempt})"
 
     @property
     def ref(self) -> Parent:
