@@ -10,7 +10,6 @@ current datastore the first time it is used.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, TypeVar
 
 from .errors import InvalidPathspec, not_found
 from .namespace import get_namespace, mismatch
@@ -25,7 +24,11 @@ from .records import (
 )
 from .stores import Stores, current_stores, stores_for
 
-T = TypeVar("T", bound="ClientObject")
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
+    T = TypeVar("T", bound="ClientObject")
 
 _EXAMPLES = ("TrainFlow", "TrainFlow/12", "TrainFlow/12/train", "TrainFlow/12/train/5",
              "TrainFlow/12/train/5/score")

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections import namedtuple
 from datetime import datetime
-from typing import Any, NamedTuple
 
 from ..metadata.sqlite import PARAMS_TASK
 from .stores import Stores
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 ABANDONED_AFTER = 60.0  # seconds without a heartbeat before a running run counts as abandoned
 
@@ -26,17 +30,11 @@ def to_datetime(ts: float | None) -> datetime | None:
 
 # -- runs ------------------------------------------------------------------------------------
 
-class RunRow(NamedTuple):
-    flow: str
-    number: int
-    user: str
-    status: str
-    created_at: float
-    finished_at: float | None
-    heartbeat_at: float | None
-    origin_run_id: str | None
-    code_key: str | None
-    graph: str | None
+class RunRow(namedtuple("RunRow", "flow number user status created_at finished_at heartbeat_at"
+                                  " origin_run_id code_key graph")):
+    """One run; times are Unix seconds, ``graph`` the JSON the runtime recorded."""
+
+    __slots__ = ()
 
     def effective_status(self, now: float | None = None) -> str:
         """``running``, ``succeeded``, ``failed``, or ``abandoned`` for a silent running run."""
@@ -115,19 +113,11 @@ def flow_names(stores: Stores, ns: str | None = None) -> list[str]:
 
 # -- steps and tasks -------------------------------------------------------------------------
 
-class TaskRow(NamedTuple):
-    flow: str
-    run: int
-    task_id: int
-    step: str
-    status: str
-    attempt: int
-    created_at: float
-    finished_at: float | None
-    foreach_stack: str | None
-    parents: str | None
-    origin_run_id: str | None
-    origin_task_id: int | None
+class TaskRow(namedtuple("TaskRow", "flow run task_id step status attempt created_at finished_at"
+                                    " foreach_stack parents origin_run_id origin_task_id")):
+    """One task; ``foreach_stack`` and ``parents`` are JSON, ``origin_*`` set for clones."""
+
+    __slots__ = ()
 
     @property
     def parent_ids(self) -> list[int]:
@@ -208,15 +198,11 @@ def task_meta(stores: Stores, flow: str, run: int, task_id: int) -> dict[str, An
 
 # -- attempts and artifacts ----------------------------------------------------------------
 
-class AttemptRow(NamedTuple):
-    attempt: int
-    status: str
-    started_at: float
-    finished_at: float | None
-    exit_reason: str | None
-    exception: str | None
-    host: str | None
-    pid: int | None
+class AttemptRow(namedtuple("AttemptRow", "attempt status started_at finished_at exit_reason"
+                                          " exception host pid")):
+    """One attempt of a task; ``exception`` is JSON."""
+
+    __slots__ = ()
 
 
 def attempt_row(stores: Stores, flow: str, run: int, task_id: int, attempt: int) -> AttemptRow | None:
@@ -233,11 +219,10 @@ def attempt_numbers(stores: Stores, flow: str, run: int, task_id: int) -> list[i
         (flow, run, task_id))]
 
 
-class ArtifactRow(NamedTuple):
-    name: str
-    key: str
-    type: str
-    size: int
+class ArtifactRow(namedtuple("ArtifactRow", "name key type size")):
+    """One artifact: its blob key, qualified type name and stored size."""
+
+    __slots__ = ()
 
 
 def artifact_rows(stores: Stores, flow: str, run: int, task_id: int, attempt: int) -> list[ArtifactRow]:
