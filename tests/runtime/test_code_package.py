@@ -44,7 +44,7 @@ def test_unchanged_code_gives_the_same_package(fd):
     assert fd.run().returncode == 0
     assert fd.run().returncode == 0
     (key1, files1), (key2, files2) = code_of(fd, 1), code_of(fd, 2)
-    assert key1 == key2
+    assert key1 == key2 and files1 == files2
     assert sorted(files1) == ["flow.py", "helper.py"]
     assert files1["helper.py"] == b"GREETING = 'hello'\n"
 
