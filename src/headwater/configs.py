@@ -18,8 +18,8 @@ delayed expression, resolved once the values are known.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from .exceptions import ParameterError
 from .parameters import Parameter
@@ -160,14 +160,15 @@ class Config(Parameter):
             return self._parse(text, f"--config-value {self.name}")
         where = path or self.default_path
         if where is not None:
-            file = Path(where).expanduser()
-            if not file.is_file():
+            file = os.path.expanduser(where)
+            if not os.path.isfile(file):
                 how = f"--config {self.name} PATH" if path else f"default={where!r}"
                 raise ParameterError(
-                    f"Config {self.name!r}: the file {str(file)!r} does not exist (from {how}, "
-                    f"looked in {Path.cwd()}). Create it, or give another with --config {self.name} PATH."
+                    f"Config {self.name!r}: the file {file!r} does not exist (from {how}, "
+                    f"looked in {os.getcwd()}). Create it, or give another with --config {self.name} PATH."
                 )
-            return self._parse(file.read_text(encoding="utf-8"), str(file))
+            with open(file, encoding="utf-8") as f:
+                return self._parse(f.read(), file)
         if self.default_value is not None:
             dv = self.default_value
             return self._parse(dv, "default_value") if isinstance(dv, str) else dv

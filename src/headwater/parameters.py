@@ -15,7 +15,6 @@ import json
 import os
 import sys
 from collections import namedtuple
-from pathlib import Path
 
 from .exceptions import ParameterError
 
@@ -181,13 +180,14 @@ class IncludeFile(Parameter):
         return self.finish(raw)
 
     def finish(self, value: Any) -> Any:
-        path = Path(str(value)).expanduser()
-        if not path.is_file():
+        path = os.path.expanduser(str(value))
+        if not os.path.isfile(path):
             raise ParameterError(
-                f"IncludeFile --{self.name}: the file {str(path)!r} does not exist"
-                f" (looked in {Path.cwd()}). Give an existing path with --{self.name} PATH."
+                f"IncludeFile --{self.name}: the file {path!r} does not exist"
+                f" (looked in {os.getcwd()}). Give an existing path with --{self.name} PATH."
             )
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
         if not self.is_text:
             return data
         try:

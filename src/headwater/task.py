@@ -17,7 +17,6 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from .current import current
 from .datastore import SerializationError
@@ -83,7 +82,7 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     else:
         from .datastore import BlobStore, LocalStorage
 
-        md, blobs = _LazyMetadata(spec.root), BlobStore(LocalStorage(Path(spec.root)))
+        md, blobs = _LazyMetadata(spec.root), BlobStore(LocalStorage(spec.root))
     node = graph[spec.step]
     decos = list(node.decorators)
     result: dict[str, Any] = {"ok": False, "started_at": started, "host": socket.gethostname(), "pid": os.getpid()}
@@ -153,6 +152,17 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     return result
 
 
+def warm_up() -> None:
+    """Import what every attempt needs, once, in a process that will fork the attempts.
+
+    The fork template calls this as it starts, while the scheduler is still recording the
+    run, so no attempt pays for these imports itself.
+    """
+    from . import datastore
+
+    datastore.BlobStore, datastore.LocalStorage  # noqa: B018 - loads blobs, storage, xxhash
+
+
 class _LazyMetadata:
     """The run's metadata, opened read-only on first use: most tasks get their refs in the spec."""
 
@@ -164,7 +174,7 @@ class _LazyMetadata:
         if self._md is None:
             from .metadata import SQLiteMetadata
 
-            self._md = SQLiteMetadata(Path(self.root), readonly=True)
+            self._md = SQLiteMetadata(self.root, readonly=True)
         return self._md.artifacts_of(flow, run, task_id, attempt)
 
 

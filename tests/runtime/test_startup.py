@@ -1,7 +1,8 @@
 """A plain run, resume or check stays off the modules that make start-up slow.
 
 Most of a small run's wall time is Python importing modules, so the run path avoids click
-(parsed by ``cli/options.py``), ``typing``, ``dataclasses``/``inspect`` and ``tarfile``
+(parsed by ``cli/options.py``), ``typing``, ``dataclasses``/``inspect``, ``pathlib`` and
+``tarfile``
 (see docs/architecture.md). Speed itself is measured in ``bench/``; this only checks,
 with ``python -X importtime``, that no change brings those imports back.
 """
@@ -14,7 +15,7 @@ import sys
 
 import pytest
 
-SLOW = ("click", "typing", "dataclasses", "inspect", "rich", "headwater.client")
+SLOW = ("click", "typing", "dataclasses", "inspect", "pathlib", "rich", "headwater.client")
 
 FLOW = """
 import os

@@ -16,7 +16,6 @@ from .options import Invocation, quick_parse
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
 
@@ -86,10 +85,10 @@ class FlowContext:
             )
         return self._prepared
 
-    def root(self, create: bool = False) -> Path:
-        from ..datastore.root import find_root
+    def root(self, create: bool = False) -> str:
+        from ..datastore.root import root_dir
 
-        return find_root(self.datastore_root, create=create)
+        return root_dir(self.datastore_root, create=create)
 
 
 def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:

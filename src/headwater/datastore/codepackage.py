@@ -11,7 +11,6 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -22,41 +21,45 @@ CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini")
 MAX_FILE_BYTES = 1 << 20
 
 
-def package_files(flow_file: Path) -> list[Path]:
+def package_files(flow_file: str | os.PathLike[str]) -> list[str]:
     """The flow file, the modules it imported from its own directory tree, and small config
-    files beside it.
+    files beside it, as absolute paths.
 
     Imported modules, not every ``.py`` file below: a flow run from a large directory (a home
     folder) must not pack thousands of unrelated files at every run.
     """
-    flow_file = flow_file.resolve()
-    base = flow_file.parent
+    given_dir = os.path.dirname(os.path.abspath(flow_file))
+    flow_file = os.path.realpath(flow_file)
+    base = os.path.dirname(flow_file)
     found = {flow_file}
-    # Compare path strings first: resolving every loaded module's path (hundreds, with numpy
-    # or pandas) would cost more than the rest of the package.
-    prefixes = tuple({str(base) + os.sep, os.path.abspath(base) + os.sep})
+    # Compare path strings first (the directory as given and as resolved): resolving every
+    # loaded module's path (hundreds, with numpy or pandas) would cost more than the rest.
+    prefixes = tuple({base.rstrip(os.sep) + os.sep, given_dir.rstrip(os.sep) + os.sep})
+    inside = base.rstrip(os.sep) + os.sep
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not path or not path.endswith(".py"):
             continue
-        if not os.path.isabs(path):
-            path = os.path.abspath(path)
+        path = os.path.abspath(path)
         if not path.startswith(prefixes):
             continue
-        p = Path(path).resolve()
-        if p.is_relative_to(base) and not any(part.startswith(".") or part in SKIP_DIRS
-                                              for part in p.relative_to(base).parts[:-1]):
-            found.add(p)
-    for p in base.iterdir():
-        if p.suffix in CONFIG_SUFFIXES and p.is_file() and p.stat().st_size <= MAX_FILE_BYTES:
-            found.add(p)
+        path = os.path.realpath(path)
+        folders = os.path.relpath(path, base).split(os.sep)[:-1]
+        if path.startswith(inside) and not any(part.startswith(".") or part in SKIP_DIRS
+                                               for part in folders):
+            found.add(path)
+    with os.scandir(base) as entries:
+        for entry in entries:
+            if (os.path.splitext(entry.name)[1] in CONFIG_SUFFIXES and entry.is_file()
+                    and entry.stat().st_size <= MAX_FILE_BYTES):
+                found.add(os.path.join(base, entry.name))
     return sorted(found)
 
 
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist", "venv"}
 
 
-def save_package(flow_file: Path, blobs: Any, cache_dir: Path) -> str:
+def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) -> str:
     """Store the code package of ``flow_file`` and return its key.
 
     When none of its files changed since the last run (same size, mtime, ctime and inode),
@@ -66,15 +69,16 @@ def save_package(flow_file: Path, blobs: Any, cache_dir: Path) -> str:
     """
     files = package_files(flow_file)
     stamp = []
-    for p in files:
-        st = p.stat()
-        stamp.append([str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
-    cache_file = cache_dir / "codepackages.json"
+    for path in files:
+        st = os.stat(path)
+        stamp.append([path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+    cache_file = os.path.join(cache_dir, "codepackages.json")
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        with open(cache_file, encoding="utf-8") as f:
+            cache = json.load(f)
     except (OSError, ValueError):
         cache = {}
-    name = str(flow_file.resolve())
+    name = os.path.realpath(flow_file)
     entry = cache.get(name) if isinstance(cache, dict) else None
     if isinstance(entry, dict) and entry.get("stamp") == stamp and blobs.exists(entry.get("key", "")):
         return entry["key"]
@@ -84,26 +88,28 @@ def save_package(flow_file: Path, blobs: Any, cache_dir: Path) -> str:
     cache[name] = {"stamp": stamp, "key": key}  # newest last; the oldest are dropped
     cache = dict(list(cache.items())[-CACHE_ENTRIES:])
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = f"{cache_file}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(cache, f)
         os.replace(tmp, cache_file)  # readers see the old or the new file, never half of one
     except OSError:
         pass  # only a cache: the next run builds the package again
     return key
 
 
-def build_package(flow_file: Path, files: list[Path] | None = None) -> bytes:
+def build_package(flow_file: str | os.PathLike[str], files: list[str] | None = None) -> bytes:
     """The deterministic tar.gz of ``files`` (default: :func:`package_files`)."""
     import gzip
     import tarfile
 
-    base = flow_file.resolve().parent
+    base = os.path.dirname(os.path.realpath(flow_file))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for path in files if files is not None else package_files(flow_file):
-            data = path.read_bytes()
-            info = tarfile.TarInfo(str(path.relative_to(base)))
+            with open(path, "rb") as f:
+                data = f.read()
+            info = tarfile.TarInfo(os.path.relpath(path, base).replace(os.sep, "/"))
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))

@@ -7,23 +7,33 @@ the plain output back.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import IO
 
 
-def log_path(root: Path, flow: str, run: int | str, step: str, task_id: int | str, attempt: int,
-             stream: str) -> Path:
-    return Path(root) / "logs" / flow / str(run) / step / str(task_id) / f"{attempt}.{stream}"
+def log_file(root: str | os.PathLike[str], flow: str, run: int | str, step: str,
+             task_id: int | str, attempt: int, stream: str) -> str:
+    """The log file of one stream of one attempt (a string: the runtime avoids pathlib)."""
+    return os.path.join(root, "logs", flow, str(run), step, str(task_id), f"{attempt}.{stream}")
+
+
+def log_path(root: str | os.PathLike[str], flow: str, run: int | str, step: str,
+             task_id: int | str, attempt: int, stream: str) -> Path:
+    """:func:`log_file` as a ``Path``, for the client and the UI."""
+    from pathlib import Path
+
+    return Path(log_file(root, flow, run, step, task_id, attempt, stream))
 
 
 class LogWriter:
     """Appends timestamped lines; creates the file only when there is something to write."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self._file: IO[str] | None = None
         self._pending: list[str] = []
 
@@ -34,7 +44,7 @@ class LogWriter:
         if not self._pending:
             return
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._file.write("".join(self._pending))
         self._file.flush()
@@ -47,10 +57,11 @@ class LogWriter:
             self._file = None
 
 
-def read_lines(path: Path) -> list[tuple[float, str]]:
+def read_lines(path: str | os.PathLike[str]) -> list[tuple[float, str]]:
     """``(timestamp, text)`` for every line; empty when the task printed nothing."""
     try:
-        raw = Path(path).read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            raw = f.read()
     except FileNotFoundError:
         return []
     out = []
@@ -65,6 +76,6 @@ def read_lines(path: Path) -> list[tuple[float, str]]:
     return out
 
 
-def read_text(path: Path) -> str:
+def read_text(path: str | os.PathLike[str]) -> str:
     lines = read_lines(path)
     return "".join(text + "\n" for _, text in lines)

@@ -8,27 +8,43 @@ Order: an explicit ``--datastore-root``, then ``HEADWATER_HOME``, then the neare
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from ..exceptions import DatastoreError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DIRNAME = ".headwater"
 ENV = "HEADWATER_HOME"
 
 
 def find_root(explicit: str | os.PathLike[str] | None = None, *, create: bool = False,
-              start: Path | None = None) -> Path:
+              start: str | os.PathLike[str] | None = None) -> Path:
     """Return the datastore directory, creating it in the working directory if asked to."""
+    from pathlib import Path
+
+    return Path(root_dir(explicit, create=create, start=start))
+
+
+def root_dir(explicit: str | os.PathLike[str] | None = None, *, create: bool = False,
+             start: str | os.PathLike[str] | None = None) -> str:
+    """:func:`find_root` as a string (the runtime avoids importing pathlib)."""
     if explicit:
-        root = Path(explicit).expanduser().resolve()
+        root = os.path.realpath(os.path.expanduser(os.fspath(explicit)))
     elif os.environ.get(ENV):
-        root = Path(os.environ[ENV]).expanduser().resolve()
+        root = os.path.realpath(os.path.expanduser(os.environ[ENV]))
     else:
-        here = (start or Path.cwd()).resolve()
-        for folder in (here, *here.parents):
-            if (folder / DIRNAME).is_dir():
-                return folder / DIRNAME
-        root = here / DIRNAME
+        here = os.path.realpath(os.fspath(start) if start is not None else os.getcwd())
+        folder = here
+        while True:
+            if os.path.isdir(os.path.join(folder, DIRNAME)):
+                return os.path.join(folder, DIRNAME)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        root = os.path.join(here, DIRNAME)
         if not create:
             raise DatastoreError(
                 f"no {DIRNAME} directory in {here} or any parent. Run a flow from this directory "
@@ -36,8 +52,8 @@ def find_root(explicit: str | os.PathLike[str] | None = None, *, create: bool = 
                 "(or --datastore-root)."
             )
     if create:
-        root.mkdir(parents=True, exist_ok=True)
-    elif not root.is_dir():
+        os.makedirs(root, exist_ok=True)
+    elif not os.path.isdir(root):
         raise DatastoreError(
             f"the datastore {root} does not exist. Check the path given by --datastore-root or {ENV}, "
             "or run a flow to create it."

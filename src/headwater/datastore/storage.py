@@ -21,13 +21,13 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
-from pathlib import Path
 from types import TracebackType
 
 from headwater.exceptions import DatastoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import IO, Any
 
 _KEY = re.compile(r"[0-9a-f]{3,128}")
@@ -121,10 +121,16 @@ class LocalStorage(Storage):
     on load (lengths are checked) and reports as corrupted. Durability is traded for speed.
     """
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        self._blobs = os.fspath(self.root / "blobs")
-        self._tmp = os.fspath(self.root / "tmp")  # created on first write: readers stay read-only
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = os.fspath(root)
+        self._blobs = os.path.join(self._root, "blobs")
+        self._tmp = os.path.join(self._root, "tmp")  # created on first write: readers stay read-only
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path  # the runtime itself works with strings (start-up cost)
+
+        return Path(self._root)
 
     def _path(self, key: str) -> str:
         check_key(key)
@@ -132,6 +138,8 @@ class LocalStorage(Storage):
 
     def path(self, key: str) -> Path:
         """Filesystem path of the blob (it may not exist)."""
+        from pathlib import Path
+
         return Path(self._path(key))
 
     def location(self, key: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..exceptions import CommandError
 
@@ -16,7 +16,7 @@ EXECUTORS = {
 }
 
 
-def make_executor(name: str, flow_cls: type, graph: Any, root: Path) -> Any:
+def make_executor(name: str, flow_cls: type, graph: Any, root: str | os.PathLike[str]) -> Any:
     if name not in EXECUTORS:
         raise CommandError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
     module, _, cls = EXECUTORS[name].partition(":")

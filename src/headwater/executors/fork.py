@@ -27,10 +27,9 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
-from ..datastore.logs import LogWriter, log_path
-from ..task import TaskSpec, run_attempt
+from ..datastore.logs import LogWriter, log_file
+from ..task import TaskSpec, run_attempt, warm_up
 from .base import AttemptDone
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -82,10 +81,10 @@ class _Attempt:
 class ForkExecutor:
     name = "fork"
 
-    def __init__(self, flow_cls: type, graph: Any, root: Path) -> None:
+    def __init__(self, flow_cls: type, graph: Any, root: str | os.PathLike[str]) -> None:
         self.flow_cls = flow_cls
         self.graph = graph
-        self.root = Path(root)
+        self.root = os.fspath(root)
         self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self._closing = False
@@ -181,7 +180,7 @@ class ForkExecutor:
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
         logs = {}
         for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
-            logs[fd] = (stream, LogWriter(log_path(self.root, spec.flow, spec.run, spec.step,
+            logs[fd] = (stream, LogWriter(log_file(self.root, spec.flow, spec.run, spec.step,
                                                    spec.task_id, spec.attempt, stream)))
         att = _Attempt(spec=spec, logs=logs, result_fd=res_r)
         self._attempts[att.key] = att
@@ -317,6 +316,7 @@ def _template_main(sock: socket.socket, scheduler_pid: int, flow_cls: type, grap
     if os.getppid() != scheduler_pid:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    warm_up()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)

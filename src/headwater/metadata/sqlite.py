@@ -24,10 +24,8 @@ import socket
 import sqlite3
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterable, Sequence
 from enum import Enum
-from pathlib import Path
 
 from ..exceptions import MetadataError
 
@@ -138,21 +136,23 @@ CREATE TABLE task_meta (
 class SQLiteMetadata:
     """Read and write run records. One instance per process; not shared across fork.
 
-    >>> md = SQLiteMetadata(Path(".headwater"))          # doctest: +SKIP
+    >>> md = SQLiteMetadata(".headwater")          # doctest: +SKIP
     >>> run_number = md.new_run("TrainFlow", user="ana", tags=["v1"], system_tags=[])
     """
 
-    def __init__(self, root: Path, *, readonly: bool = False) -> None:
-        self.path = Path(root) / "metadata.db"
+    def __init__(self, root: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = os.path.join(root, "metadata.db")
         self._lock = threading.RLock()
         try:
             if readonly:
-                if not self.path.exists():
+                if not os.path.exists(self.path):
                     raise MetadataError(f"no metadata database at {self.path}")
-                uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
+                from urllib.parse import quote
+
+                uri = f"file:{quote(self.path)}?mode=ro"
                 self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
                 self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA synchronous = NORMAL")

@@ -7,9 +7,9 @@ trace on disk.
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
-from pathlib import Path
 
 from .. import __version__
 from ..configs import flow_configs, resolve_delayed
@@ -97,7 +97,7 @@ def system_tags(user: str) -> list[str]:
 
 
 def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], configs: dict[str, Any],
-               root: Path, user: str, tags: list[str], max_workers: int, max_num_splits: int,
+               root: str, user: str, tags: list[str], max_workers: int, max_num_splits: int,
                console: Any, script: str, run_id_file: str | None = None,
                executor_name: str = "fork", resume: tuple[str | None, str | None] | None = None,
                max_cpu: float | None = None, max_memory: float | None = None) -> tuple[int, bool]:
@@ -134,7 +134,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         run = md.new_run(flow, user=user, tags=tags, system_tags=system_tags(user),
                          graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None)
         if run_id_file:
-            Path(run_id_file).write_text(str(run), encoding="utf-8")
+            with open(run_id_file, "w", encoding="utf-8") as f:
+                f.write(str(run))
         verb = f"resuming run {origin_run}" if origin_run else "started"
         console.info(f"Run {flow}/{run} {verb} by {user} (datastore {root})")
         if cloner is not None:
@@ -142,8 +143,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
             md.clone_task(flow, run, PARAMS_TASK, origin_run=origin_run, origin_task=PARAMS_TASK, parents=[])
         else:
             _record_parameters(md, flow, run, param_refs)
-        flow_file = Path(sys.modules[flow_cls.__module__].__file__ or script)
-        md.set_run_code(flow, run, save_package(flow_file, blobs, root / "cache"))
+        flow_file = sys.modules[flow_cls.__module__].__file__ or script
+        md.set_run_code(flow, run, save_package(flow_file, blobs, os.path.join(root, "cache")))
         scheduler = Scheduler(
             flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
             run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,

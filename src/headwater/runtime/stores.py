@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..datastore import BlobStore, LocalStorage
 from ..metadata import SQLiteMetadata
 
 
-def open_stores(root: Path, *, readonly: bool = False) -> tuple[SQLiteMetadata, BlobStore]:
+def open_stores(root: str | os.PathLike[str], *, readonly: bool = False) -> tuple[SQLiteMetadata, BlobStore]:
     return SQLiteMetadata(root, readonly=readonly), BlobStore(LocalStorage(root))
