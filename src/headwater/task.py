@@ -13,7 +13,6 @@ the ``TaskSpec`` here and the result back.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from .current import current
 from .datastore import SerializationError
 from .exceptions import HeadwaterException, StepError, UnpicklableArtifactError
 from .flowspec import FlowSpec, Inputs
+from .user import hostname
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         md, blobs = _LazyMetadata(spec.root), BlobStore(LocalStorage(spec.root))
     node = graph[spec.step]
     decos = list(node.decorators)
-    result: dict[str, Any] = {"ok": False, "started_at": started, "host": socket.gethostname(), "pid": os.getpid()}
+    result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid()}
     flow: FlowSpec | None = None
     try:
         flow = _build_flow(spec, flow_cls, graph, md, blobs, node)

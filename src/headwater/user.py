@@ -1,4 +1,4 @@
-"""Who is running: the user name that namespaces runs (``user:<name>``)."""
+"""Who is running where: the user name that namespaces runs (``user:<name>``), and the host."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         return "unknown"
+
+
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without importing socket)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    return os.environ.get("COMPUTERNAME", "unknown")

@@ -17,13 +17,14 @@ the template, so a killed scheduler leaves no task running unsupervised.
 
 from __future__ import annotations
 
+import _socket  # the C module behind `socket`: same calls, without building its enums (ms at start-up)
+import array
 import gc
 import os
 import pickle
 import queue
 import selectors
 import signal
-import socket
 import sys
 import threading
 import time
@@ -94,7 +95,7 @@ class ForkExecutor:
         """Fork the template. Call before opening databases or starting threads."""
         self.events = events
         self.console = console
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         scheduler_pid = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -130,7 +131,7 @@ class ForkExecutor:
     def close(self) -> None:
         self._closing = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(_socket.SHUT_RDWR)
         except OSError:
             pass
         try:
@@ -184,7 +185,7 @@ class ForkExecutor:
                                                    spec.task_id, spec.attempt, stream)))
         att = _Attempt(spec=spec, logs=logs, result_fd=res_r)
         self._attempts[att.key] = att
-        socket.send_fds(self.sock, [pickle.dumps(("run", spec), protocol=5)], [out_w, err_w, res_w])
+        _send_fds(self.sock, pickle.dumps(("run", spec), protocol=5), [out_w, err_w, res_w])
         for fd in (out_w, err_w, res_w):
             os.close(fd)
         for fd in att.open_fds():
@@ -311,7 +312,7 @@ class ForkExecutor:
 # -- the template process ------------------------------------------------------------------
 
 
-def _template_main(sock: socket.socket, scheduler_pid: int, flow_cls: type, graph: Any) -> None:
+def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, graph: Any) -> None:
     _set_pdeathsig()
     if os.getppid() != scheduler_pid:
         return
@@ -330,7 +331,7 @@ def _template_main(sock: socket.socket, scheduler_pid: int, flow_cls: type, grap
         for key, _ in sel.select():
             if key.fileobj is sock:
                 try:
-                    msg, fds, _, _ = socket.recv_fds(sock, MAX_MSG, 3)
+                    msg, fds = _recv_fds(sock, MAX_MSG, 3)
                 except OSError:
                     msg, fds = b"", []
                 if not msg:
@@ -374,7 +375,22 @@ def _template_main(sock: socket.socket, scheduler_pid: int, flow_cls: type, grap
                         _reply(sock, ("exited", key, status))
 
 
-def _reply(sock: socket.socket, msg: Any) -> None:
+def _send_fds(sock: _socket.socket, data: bytes, fds: list[int]) -> None:
+    """Send ``data`` and duplicates of ``fds`` in one message (``SCM_RIGHTS``)."""
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def _recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """One message and the file descriptors that came with it (as ``socket.recv_fds``)."""
+    fds = array.array("i")
+    msg, ancdata, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * fds.itemsize))
+    for level, kind, data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return msg, list(fds)
+
+
+def _reply(sock: _socket.socket, msg: Any) -> None:
     try:
         sock.send(pickle.dumps(msg))
     except OSError:

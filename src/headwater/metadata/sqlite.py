@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -28,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 
 from ..exceptions import MetadataError
+from ..user import hostname
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ class SQLiteMetadata:
                 "INSERT INTO runs (flow, run_number, user, status, created_at, heartbeat_at,"
                 " origin_run_id, graph, host, pid) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (flow, number, user, Status.RUNNING.value, now, now, origin_run_id,
-                 json.dumps(graph) if graph else None, socket.gethostname(), os.getpid()),
+                 json.dumps(graph) if graph else None, hostname(), os.getpid()),
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)",

@@ -144,7 +144,10 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         else:
             _record_parameters(md, flow, run, param_refs)
         flow_file = sys.modules[flow_cls.__module__].__file__ or script
-        md.set_run_code(flow, run, save_package(flow_file, blobs, os.path.join(root, "cache")))
+
+        def record_code() -> None:
+            md.set_run_code(flow, run, save_package(flow_file, blobs, os.path.join(root, "cache")))
+
         scheduler = Scheduler(
             flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
             run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,
@@ -153,7 +156,7 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
             cloner=cloner, origin_run_id=str(origin_run) if origin_run else None,
             max_cpu=max_cpu, max_memory=max_memory,
         )
-        ok = scheduler.execute()
+        ok = scheduler.execute(meanwhile=record_code)
         return run, ok
     finally:
         executor.close()

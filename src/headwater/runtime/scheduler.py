@@ -30,6 +30,7 @@ from .state import RunState, TaskInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 HEARTBEAT_SECONDS = 10.0
@@ -79,8 +80,13 @@ class Scheduler:
         self._stop_heartbeat = threading.Event()
 
     # -- the loop --------------------------------------------------------------------------------
-    def execute(self, first: list[TaskInfo] | None = None) -> bool:
-        """Run until every task is done or the run fails; return True on success."""
+    def execute(self, first: list[TaskInfo] | None = None,
+                meanwhile: Callable[[], None] | None = None) -> bool:
+        """Run until every task is done or the run fails; return True on success.
+
+        ``meanwhile`` is bookkeeping that no task waits for (recording the code package):
+        it runs once the first tasks are launched, while they run.
+        """
         started = time.time()
         self.params = self.md.artifacts_of(self.flow, self.run_number, PARAMS_TASK, 0)
         self.ready.extend(first if first is not None else [self.state.first_task()])
@@ -91,6 +97,9 @@ class Scheduler:
         try:
             while self.ready or self.running or self.waiting_retry:
                 self._fill()
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None
                 if not self.running and not self.waiting_retry:
                     break
                 self._handle(self.events.get())
@@ -100,6 +109,8 @@ class Scheduler:
             self._stop_all("the run was interrupted")
         finally:
             self._stop_heartbeat.set()
+            if meanwhile is not None:  # stopped before the first launch: still record it
+                meanwhile()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         ok = not self.failed
