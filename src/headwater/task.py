@@ -163,6 +163,30 @@ def warm_up() -> None:
     datastore.BlobStore, datastore.LocalStorage  # noqa: B018 - loads blobs, storage, xxhash
 
 
+def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
+    """Before forking ``spec``: import the zstd decompressor if an artifact it reads is
+    compressed, so that the thousand tasks of a foreach over a large list do not each import
+    it. ``probed`` holds the blob keys already looked at (each header is read once).
+    """
+    if "zstandard" in sys.modules:
+        return
+    from .datastore import BlobStore, LocalStorage
+    from .datastore.serialize import preload_codec
+
+    store = BlobStore(LocalStorage(spec.root))
+    for key, _, _ in [*(spec.params or {}).values(), *(spec.inputs or {}).values()]:
+        if key in probed:
+            continue
+        probed.add(key)
+        try:
+            compressed = store.is_compressed(key)
+        except (OSError, HeadwaterException):
+            continue  # the task itself will report a missing or damaged blob
+        if compressed:
+            preload_codec()
+            return
+
+
 class _LazyMetadata:
     """The run's metadata, opened read-only on first use: most tasks get their refs in the spec."""
 

@@ -57,7 +57,7 @@ PLAIN_VALUES = [
     fractions.Fraction(1, 3),
     datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
     Point(1.0, 2.0, ["p"]),
-    [Point(float(i), 0.0) for i in range(500)],  # > 1 KiB pickle: compressed section
+    [Point(float(i), 0.0) for i in range(500)],  # below MIN_COMPRESS: one raw section
     list(range(100_000)),
 ]
 
@@ -179,6 +179,26 @@ def test_mixed_buffer_keeps_incompressible_chunks_raw() -> None:
 def test_small_pickles_are_not_compressed() -> None:
     blob = serialize({"a": 1}).to_bytes()
     assert sections(blob) == [(ser.RAW, len(blob) - 16 - 9)]
+
+
+def test_compression_starts_at_min_compress() -> None:
+    # Very compressible either way: only the size decides (reading zstd costs an import).
+    below = serialize("ab" * (ser.MIN_COMPRESS // 4)).to_bytes()
+    above = serialize("ab" * ser.MIN_COMPRESS).to_bytes()
+    assert sections(below)[0][0] == ser.RAW
+    assert sections(above)[0][0] == ser.ZSTD
+    assert not ser.is_compressed(io.BytesIO(below))
+    assert ser.is_compressed(io.BytesIO(above))
+    assert loads(above) == "ab" * ser.MIN_COMPRESS
+
+
+def test_is_compressed_of_buffers_and_of_garbage() -> None:
+    array = np.tile(np.arange(100, dtype=np.int64), 10_000)  # out-of-band, compressible
+    assert ser.is_compressed(io.BytesIO(serialize(array).to_bytes()))
+    noise = np.random.default_rng(3).random(100_000)  # out-of-band, incompressible
+    assert not ser.is_compressed(io.BytesIO(serialize(noise).to_bytes()))
+    assert not ser.is_compressed(io.BytesIO(b"not a blob at all, just some bytes"))
+    assert not ser.is_compressed(io.BytesIO(b""))
 
 
 @pytest.mark.parametrize("value", [lambda x: x, threading.Lock(), [1, {"k": threading.Lock()}]])

@@ -145,3 +145,47 @@ def test_other_unpicklable_values_are_named_too(fd, value):
     assert done.returncode != 0
     assert "self.guard" in done.output
     assert fd.runs("UnpicklableFlow") == [(1, "failed")]
+
+
+COMPRESSED_FOREACH = """
+import sys
+
+class WideFlow(FlowSpec):
+    @step
+    def start(self):
+        # Long, repetitive strings: the list is stored compressed.
+        self.items = [f"s3://bucket/a/long/common/prefix/shared/by/every/file/of/the/dataset/part-{i:05d}.parquet"
+                      for i in range(1000)]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.preloaded = "zstandard" in sys.modules  # before this task reads anything
+        self.fname = self.input.rsplit("/", 1)[1]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.names = [i.fname for i in inputs]
+        self.preloaded = [i.preloaded for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    WideFlow()
+"""
+
+
+def test_tasks_of_a_foreach_over_a_compressed_list_share_one_decompressor_import(fd):
+    """The fork template imports zstandard once, before forking the tasks that need it."""
+    fd.write(COMPRESSED_FOREACH)
+    done = fd.run("--max-num-splits", "1000", "--max-workers", "4")
+    assert done.returncode == 0, done
+    (items_size,) = fd.query("SELECT size FROM artifacts WHERE flow = 'WideFlow' AND name = 'items'")[0]
+    assert items_size < 1000 * 80 / 5, "the list was stored compressed"
+    names = fd.value("WideFlow", 1, "join", "names")
+    assert names[0] == "part-00000.parquet" and names[-1] == "part-00999.parquet"
+    assert all(fd.value("WideFlow", 1, "join", "preloaded"))

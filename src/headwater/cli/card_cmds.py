@@ -29,8 +29,8 @@ def add_card_commands(cli: click.Group, flow_cls: type) -> None:
     def one_task(obj: Any, path: str) -> Any:
         from .inspect_cmds import _tasks
 
-        obj.root()
-        tasks = _tasks(flow_name, path, obj.root())
+        obj.use_datastore()
+        tasks = _tasks(flow_name, path, obj.use_datastore())
         if len(tasks) != 1:
             ids = ", ".join(t.id for t in tasks[:10])
             raise CommandError(f"step {path!r} has {len(tasks)} tasks ({ids}); name one as RUN/STEP/TASK.")
@@ -109,8 +109,8 @@ def add_card_commands(cli: click.Group, flow_cls: type) -> None:
         from ..cards import get_cards
         from .inspect_cmds import _tasks
 
-        obj.root()
-        tasks = _tasks(flow_name, pathspec, obj.root())
+        obj.use_datastore()
+        tasks = _tasks(flow_name, pathspec, obj.use_datastore())
         total = 0
         for task in tasks:
             cards = get_cards(task)

@@ -90,6 +90,15 @@ class FlowContext:
 
         return root_dir(self.datastore_root, create=create)
 
+    def use_datastore(self) -> str:
+        """Resolve the datastore (``--datastore-root`` included) and point the client at it,
+        for the commands that read past runs through the client."""
+        from ..datastore.root import ENV
+
+        root = self.root()
+        os.environ[ENV] = root
+        return root
+
 
 def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:
     from ..plugins import decorator_from_spec

@@ -48,11 +48,11 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     @click.option("--timestamps", is_flag=True, help="Prefix each line with the time it was printed.")
     @click.pass_obj
     def logs(obj: Any, path: str, only: str | None, attempt: int | None, timestamps: bool) -> None:
-        obj.root()
+        obj.use_datastore()
         from ..client import Task
 
         streams = [only] if only else ["stdout", "stderr"]
-        for task in _tasks(flow_name, path, obj.root()):
+        for task in _tasks(flow_name, path, obj.use_datastore()):
             if attempt is not None:
                 task = Task(task.pathspec, attempt=attempt)
             for stream in streams:
@@ -72,10 +72,10 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     @click.option("--max-value-size", default=200, show_default=True, help="Truncate printed values to this many characters.")
     @click.pass_obj
     def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int) -> None:
-        obj.root()
+        obj.use_datastore()
         wanted = {n.strip() for n in include.split(",")} if include else None
         dumped: dict[str, dict[str, Any]] = {}
-        for task in _tasks(flow_name, path, obj.root()):
+        for task in _tasks(flow_name, path, obj.use_datastore()):
             names = [a.id for a in task.artifacts if wanted is None or a.id in wanted]
             if wanted:
                 missing = wanted - set(names)
@@ -114,7 +114,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     @click.option("--run-id", default=None)
     @click.pass_obj
     def tag_list(obj: Any, run_id: str | None) -> None:
-        obj.root()
+        obj.use_datastore()
         run = _run(run_id)
         click.echo(f"{run.pathspec}")
         click.echo("  user tags:   " + (", ".join(sorted(run.user_tags)) or "(none)"))
@@ -128,7 +128,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
             @click.option("--run-id", default=None)
             @click.pass_obj
             def _cmd(obj: Any, tags: tuple[str, ...], run_id: str | None) -> None:
-                obj.root()
+                obj.use_datastore()
                 run = _run(run_id)
                 getattr(run, method)(list(tags))
                 click.echo(f"{run.pathspec}: " + (", ".join(sorted(run.user_tags)) or "(no user tags)"))
@@ -141,7 +141,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     @click.option("--run-id", default=None)
     @click.pass_obj
     def tag_replace(obj: Any, old: str, new: str, run_id: str | None) -> None:
-        obj.root()
+        obj.use_datastore()
         run = _run(run_id)
         run.replace_tag(old, new)
         click.echo(f"{run.pathspec}: " + (", ".join(sorted(run.user_tags)) or "(no user tags)"))

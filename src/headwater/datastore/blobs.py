@@ -17,7 +17,7 @@ from types import TracebackType
 
 import xxhash
 
-from headwater.datastore.serialize import corrupted, read_parts, serialize, unpickle
+from headwater.datastore.serialize import corrupted, is_compressed, read_parts, serialize, unpickle
 from headwater.datastore.storage import BlobWriter, Storage
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -88,6 +88,11 @@ class BlobStore:
             if verify and reader.hexdigest() != key:
                 raise corrupted(name, "its content does not match its key")
         return unpickle(stream, buffers, name)
+
+    def is_compressed(self, key: str) -> bool:
+        """Whether loading the value needs the zstd decompressor (reads the header only)."""
+        with self.storage.open(key) as f:
+            return is_compressed(f)
 
     def save_bytes(self, data: bytes) -> str:
         """Store a byte string as is (logs, code packages); return its key."""

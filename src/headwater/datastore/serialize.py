@@ -43,7 +43,9 @@ VERSION = 1
 RAW, ZSTD = 0, 1
 CHUNK = 4 << 20  # compression unit: large enough for a good ratio, small enough to pipeline
 INBAND_MAX = 64 << 10  # smaller buffers stay inside the pickle stream (one section, one codec)
-MIN_COMPRESS = 1024  # below this, zstd cannot save enough to matter
+# Below this, compressing saves a few KiB at most, while every process that reads a
+# compressed blob must first import zstandard (~20 ms): a cost paid by each task of a foreach.
+MIN_COMPRESS = 64 << 10
 MAX_RATIO = 0.9  # keep compressed bytes only if they save at least 10%
 SAMPLE, SAMPLES = 64 << 10, 4  # a large buffer is judged by 4 slices of 64 KiB
 LEVEL = 1  # ~1 GB/s; higher levels gain little on numeric data and cost a lot
@@ -218,6 +220,21 @@ def read_parts(f: IO[bytes], name: str) -> tuple[Any, list[Any]]:
     if f.read(1):
         raise corrupted(name, "it has bytes after its last section")
     return parts[0], parts[1:]
+
+
+def is_compressed(f: IO[bytes]) -> bool:
+    """Whether the blob in ``f`` has a zstd section (reading its header and table only)."""
+    head = f.read(_HEAD.size)
+    if len(head) != _HEAD.size:
+        return False
+    magic, _, _, _, _, count = _HEAD.unpack(head)
+    table = f.read(count * _SECTION.size) if magic == MAGIC else b""
+    return any(table[i * _SECTION.size] == ZSTD for i in range(len(table) // _SECTION.size))
+
+
+def preload_codec() -> None:
+    """Import zstandard now (the fork template does, so its tasks do not each pay for it)."""
+    _zstd()
 
 
 def loads(data: Any, name: str = "blob") -> Any:

@@ -30,7 +30,7 @@ import threading
 import time
 
 from ..datastore.logs import LogWriter, log_file
-from ..task import TaskSpec, run_attempt, warm_up
+from ..task import TaskSpec, run_attempt, warm_up, warm_up_for
 from .base import AttemptDone
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -323,6 +323,7 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: dict[int, tuple[int, int]] = {}
     by_key: dict[tuple[int, int], int] = {}
+    probed: set[str] = set()
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
@@ -341,6 +342,10 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
                 op = pickle.loads(msg)
                 if op[0] == "run":
                     spec = op[1]
+                    try:
+                        warm_up_for(spec, probed)
+                    except Exception:  # noqa: BLE001 - only a speed-up: never fail a run for it
+                        pass
                     pid = os.fork()
                     if pid == 0:
                         sel.close()
