@@ -50,6 +50,9 @@ class SleepyFlow(FlowSpec):
 
     @step
     def nap(self):
+        if not os.environ.get("NO_NAP"):
+            import subprocess
+            subprocess.Popen(["sleep", "300"])  # a process of the step's own
         print("napping", self.input, flush=True)
         if not os.environ.get("NO_NAP"):
             time.sleep(120)
@@ -122,10 +125,11 @@ def kill_the_scheduler(d):
     with open(console, "w") as out:
         proc = subprocess.Popen([sys.executable, "flow.py", "run"], cwd=d.path, env=d.env(),
                                 stdout=out, stderr=subprocess.STDOUT)
-    descendants = []
+    descendants, names = [], []
     try:
         wait_for(lambda: console.read_text().count("napping") == 3, 60, "three tasks to nap")
         descendants = psutil.Process(proc.pid).children(recursive=True)
+        names = [p.name() for p in descendants]
         kill_quietly(proc.pid)
         proc.wait(timeout=30)
         try:
@@ -141,7 +145,7 @@ def kill_the_scheduler(d):
             p.kill()
     status_before_resume = d.runs("SleepyFlow")
     resumed = d.resume(NO_NAP="1")
-    return d, descendants, left, status_before_resume, resumed, console.read_text()
+    return d, (descendants, names), left, status_before_resume, resumed, console.read_text()
 
 
 def run_many_at_once(d):
@@ -210,8 +214,9 @@ def test_a_task_killed_by_sigkill_is_retried_when_retry_allows(done):
 
 
 def test_a_killed_scheduler_leaves_no_worker_running(done):
-    _, descendants, left, _, _, console = outcome(done, "killed_scheduler")
-    assert len(descendants) >= 4, f"a template and three tasks were running: {descendants}"
+    _, (descendants, names), left, _, _, console = outcome(done, "killed_scheduler")
+    assert len(descendants) >= 7 and names.count("sleep") == 3, \
+        f"a template, three tasks and the sleep each started were running: {descendants}"
     assert left == [], f"processes still running after the scheduler was killed: {left}"
     assert "napping 1" in console
 

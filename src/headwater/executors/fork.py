@@ -11,8 +11,10 @@ The template reaps its children and reports each exit status; the scheduler's I/
 reads the pipes, timestamps every line, appends it to the attempt's log file, echoes it to
 the console, and emits :class:`AttemptDone` once the child has exited and its pipes closed.
 
-Supervision: the template dies with the scheduler (PR_SET_PDEATHSIG), and children die with
-the template, so a killed scheduler leaves no task running unsupervised.
+Supervision: when the scheduler dies, even by SIGKILL, Linux sends the template SIGTERM
+(PR_SET_PDEATHSIG); the template then kills every task's process group, which holds the
+processes the step started too, and exits. Children also die with the template. So a killed
+scheduler leaves nothing running unsupervised.
 """
 
 from __future__ import annotations
@@ -313,7 +315,15 @@ class ForkExecutor:
 
 
 def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, graph: Any) -> None:
-    _set_pdeathsig()
+    children: dict[int, tuple[int, int]] = {}
+
+    def scheduler_gone(signum: int, frame: Any) -> None:
+        for pid in children:
+            _kill(pid, signal.SIGKILL)  # the task's whole process group
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, scheduler_gone)
+    _set_pdeathsig(signal.SIGTERM)
     if os.getppid() != scheduler_pid:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
@@ -321,7 +331,6 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    children: dict[int, tuple[int, int]] = {}
     by_key: dict[tuple[int, int], int] = {}
     probed: set[str] = set()
     sel = selectors.DefaultSelector()
@@ -419,6 +428,7 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the template's handler is not the task's
         os.setpgid(0, 0)  # so stopping the task also stops the processes its step starts
         _set_pdeathsig()
         gc.unfreeze()
