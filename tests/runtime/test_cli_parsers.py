@@ -243,6 +243,8 @@ def test_quick_parser_leaves_the_rest_to_click(argv):
     pytest.param(["run", "--tag"], click.UsageError, id="missing-value"),
     pytest.param(["run", "--quiet=yes"], click.UsageError, id="flag-with-value"),
     pytest.param(["check", "--tag", "x"], click.NoSuchOption, id="check-with-option"),
+    pytest.param(["run", "--max-cpu", "nan"], click.BadParameter, id="max-cpu-nan"),
+    pytest.param(["run", "--max-memory", "inf"], click.BadParameter, id="max-memory-inf"),
 ])
 def test_click_reports_what_the_quick_parser_refused(argv, error):
     assert quick(argv) is None

@@ -118,9 +118,16 @@ def _click_option(opt: Opt) -> click.Option:
             kwargs["type"] = click.IntRange(min=opt.minimum)
         elif opt.kind == "float":
             kwargs["type"] = click.FloatRange(min=opt.minimum)
+            kwargs["callback"] = _finite
         elif opt.kind == "choice":
             kwargs["type"] = click.Choice(opt.choices)
     return click.Option([*opt.flags, opt.dest], **kwargs)
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and (value != value or value in (float("inf"), float("-inf"))):
+        raise click.BadParameter(f"{value} is not a finite number.")
+    return value
 
 
 def _dest(param: Any) -> str:

@@ -46,6 +46,8 @@ class Opt:
             value: Any = int(text)
         elif self.kind == "float":
             value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(text)  # nan or inf: click refuses them too (see flow_cli)
         elif self.kind == "choice":
             if text not in self.choices:
                 raise ValueError(text)
