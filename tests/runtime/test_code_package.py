@@ -6,6 +6,7 @@ inode); these tests change files in the ways that could fool such a check.
 
 from __future__ import annotations
 
+import json
 import os
 
 FLOW = """
@@ -76,10 +77,17 @@ def test_a_broken_cache_or_a_missing_blob_only_costs_a_rebuild(fd):
     cache.write_text("{not json", encoding="utf-8")
     assert fd.run().returncode == 0
     assert code_of(fd, 2)[0] == key1
+    entries = json.loads(cache.read_text(encoding="utf-8"))
+    for entry in entries.values():  # valid JSON, nonsense key: rebuilt, not an error
+        entry["key"] = "../../etc/passwd"
+    cache.write_text(json.dumps(entries), encoding="utf-8")
+    done = fd.run()
+    assert done.returncode == 0, done
+    assert code_of(fd, 3)[0] == key1
 
     blob = next(p for p in (fd.home / "blobs").rglob("*") if p.is_file() and p.name == key1[2:])
     blob.unlink()
     done = fd.run()
     assert done.returncode == 0, done
-    key3, files3 = code_of(fd, 3)
+    key3, files3 = code_of(fd, 4)
     assert key3 == key1 and files3["helper.py"] == b"GREETING = 'hello'\n"

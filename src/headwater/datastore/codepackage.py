@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from ..exceptions import DatastoreError
+
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
@@ -80,7 +82,7 @@ def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) 
         cache = {}
     name = os.path.realpath(flow_file)
     entry = cache.get(name) if isinstance(cache, dict) else None
-    if isinstance(entry, dict) and entry.get("stamp") == stamp and blobs.exists(entry.get("key", "")):
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and _stored(blobs, entry.get("key")):
         return entry["key"]
     key = blobs.save_bytes(build_package(flow_file, files))
     cache = cache if isinstance(cache, dict) else {}
@@ -96,6 +98,13 @@ def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) 
     except OSError:
         pass  # only a cache: the next run builds the package again
     return key
+
+
+def _stored(blobs: Any, key: Any) -> bool:
+    try:
+        return isinstance(key, str) and blobs.exists(key)
+    except DatastoreError:  # not a key at all: the cache file was edited or damaged
+        return False
 
 
 def build_package(flow_file: str | os.PathLike[str], files: list[str] | None = None) -> bytes:

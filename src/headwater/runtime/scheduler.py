@@ -110,7 +110,10 @@ class Scheduler:
         finally:
             self._stop_heartbeat.set()
             if meanwhile is not None:  # stopped before the first launch: still record it
-                meanwhile()
+                try:
+                    meanwhile()
+                except Exception as exc:  # noqa: BLE001 - do not hide what stopped the run
+                    self.console.event(f"could not record the run's code: {exc}")
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         ok = not self.failed
