@@ -43,8 +43,8 @@ VERSION = 1
 RAW, ZSTD = 0, 1
 CHUNK = 4 << 20  # compression unit: large enough for a good ratio, small enough to pipeline
 INBAND_MAX = 64 << 10  # smaller buffers stay inside the pickle stream (one section, one codec)
-# Below this, compressing saves a few KiB at most, while every process that reads a
-# compressed blob must first import zstandard (~20 ms): a cost paid by each task of a foreach.
+# Below this, compressing saves a few KiB at most, while every process that writes or reads a
+# compressed blob must first import zstandard (~20 ms): a cost each task of a foreach would pay.
 MIN_COMPRESS = 64 << 10
 MAX_RATIO = 0.9  # keep compressed bytes only if they save at least 10%
 SAMPLE, SAMPLES = 64 << 10, 4  # a large buffer is judged by 4 slices of 64 KiB
