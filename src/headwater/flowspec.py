@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 LARGE = 1 << 20  # artifacts bigger than this are fingerprinted on load (see task._persist)
+# Values of these types cannot change in place: while the attribute still holds the object that
+# was loaded, the parent's blob is passed on as is, without serializing it again.
+IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None)})
 
 # Names a flow may not use for artifacts or steps: FlowSpec's own API.
 RESERVED = frozenset({
@@ -62,6 +65,7 @@ class FlowSpec:
         d["_hw_frames"] = list(frames)
         d["_hw_is_join"] = is_join
         d["_hw_loaded"] = {}  # name -> fingerprint of large artifacts loaded from a parent
+        d["_hw_kept"] = {}  # name -> immutable value loaded from a parent (same object = unchanged)
         d["_hw_transition"] = None
 
     def __getattr__(self, name: str) -> Any:
@@ -75,7 +79,9 @@ class FlowSpec:
             store = d["_hw_store"]
             value = store.load(key)
             d[name] = value
-            if size > LARGE:
+            if type(value) in IMMUTABLE:
+                d["_hw_kept"][name] = value
+            elif size > LARGE:
                 # Remember what it looked like, so an unchanged large value is not stored again.
                 d["_hw_loaded"][name] = store.fingerprint(value)
             return value

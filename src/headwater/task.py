@@ -163,6 +163,10 @@ def warm_up() -> None:
     datastore.BlobStore, datastore.LocalStorage  # noqa: B018 - loads blobs, storage, xxhash
 
 
+PROBE_MIN_SIZE = 256  # bytes stored: smaller blobs are not worth a header read
+PROBE_MAX = 16  # blob headers read per task, largest first
+
+
 def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
     """Before forking ``spec``: import the zstd decompressor if an artifact it reads is
     compressed, so that the thousand tasks of a foreach over a large list do not each import
@@ -174,7 +178,11 @@ def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
     from .datastore.serialize import preload_codec
 
     store = BlobStore(LocalStorage(spec.root))
-    for key, _, _ in [*(spec.params or {}).values(), *(spec.inputs or {}).values()]:
+    refs = [*(spec.params or {}).values(), *(spec.inputs or {}).values()]
+    # Compressed blobs hold at least MIN_COMPRESS (64 KiB) of data, so they are rarely tiny:
+    # look at the few largest only, not at each of a thousand small values.
+    candidates = sorted((ref for ref in refs if ref[2] >= PROBE_MIN_SIZE), key=lambda r: -r[2])
+    for key, _, _ in candidates[:PROBE_MAX]:
         if key in probed:
             continue
         probed.add(key)
@@ -314,6 +322,7 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
     refs: Mapping[str, Any] = d["_hw_refs"]
     params = d["_hw_params"]
     loaded = d["_hw_loaded"]
+    kept = d["_hw_kept"]
     out: dict[str, tuple[str, str, str, int]] = {}
     for name, ref in refs.items():
         if name not in d:
@@ -322,6 +331,9 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
         out[name] = (name, *ref)
     for name, value in d.items():
         if name.startswith("_hw_") or name in params:
+            continue
+        if name in kept and value is kept[name]:
+            out[name] = (name, *refs[name])  # an immutable value the step only read
             continue
         if name in loaded and blobs.fingerprint(value) == loaded[name]:
             out[name] = (name, *refs[name])  # a large value the step only read

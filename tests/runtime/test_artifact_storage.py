@@ -189,3 +189,39 @@ def test_tasks_of_a_foreach_over_a_compressed_list_share_one_decompressor_import
     names = fd.value("WideFlow", 1, "join", "names")
     assert names[0] == "part-00000.parquet" and names[-1] == "part-00999.parquet"
     assert all(fd.value("WideFlow", 1, "join", "preloaded"))
+
+
+READ_AND_REPLACE = """
+class ScalarFlow(FlowSpec):
+    @step
+    def start(self):
+        self.n, self.text, self.blob, self.same, self.flag = 41, "abc", b"xyz", "kept", None
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        # Read every one; replace some, with new objects or equal ones.
+        self.seen = (self.n, self.text, self.blob, self.same, self.flag)
+        self.n = self.n + 1
+        self.text = self.text.upper()
+        self.blob = self.blob + b"!"
+        self.flag = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.final = (self.n, self.text, self.blob, self.same, self.flag)
+
+if __name__ == "__main__":
+    ScalarFlow()
+"""
+
+
+def test_scalars_a_step_reads_and_replaces_are_stored_as_replaced(fd):
+    fd.write(READ_AND_REPLACE)
+    done = fd.run()
+    assert done.returncode == 0, done
+    assert fd.value("ScalarFlow", 1, "middle", "seen") == (41, "abc", b"xyz", "kept", None)
+    assert fd.value("ScalarFlow", 1, "end", "final") == (42, "ABC", b"xyz!", "kept", True)
+    same = fd.query("SELECT DISTINCT key FROM artifacts WHERE flow = 'ScalarFlow' AND name = 'same'")
+    assert len(same) == 1, "an unchanged value keeps its blob"

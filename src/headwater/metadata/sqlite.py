@@ -133,6 +133,11 @@ CREATE TABLE task_meta (
 """
 
 
+def _uri_path(path: str) -> str:
+    """``path`` for a SQLite ``file:`` URI: SQLite decodes %HH, and ? or # would end the path."""
+    return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
 class SQLiteMetadata:
     """Read and write run records. One instance per process; not shared across fork.
 
@@ -147,9 +152,7 @@ class SQLiteMetadata:
             if readonly:
                 if not os.path.exists(self.path):
                     raise MetadataError(f"no metadata database at {self.path}")
-                from urllib.parse import quote
-
-                uri = f"file:{quote(self.path)}?mode=ro"
+                uri = f"file:{_uri_path(self.path)}?mode=ro"
                 self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
             else:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)

@@ -89,7 +89,11 @@ class Scheduler:
         """
         started = time.time()
         self.params = self.md.artifacts_of(self.flow, self.run_number, PARAMS_TASK, 0)
-        self.ready.extend(first if first is not None else [self.state.first_task()])
+        tasks = first if first is not None else [self.state.first_task()]
+        for task in tasks:
+            if task.inputs is None and [p[0] for p in task.parents] == [PARAMS_TASK]:
+                task.inputs = self.params  # the start step's parent is the parameters task
+        self.ready.extend(tasks)
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="headwater-heartbeat")
         beat.start()
         interrupted = False
