@@ -77,7 +77,7 @@ class FlowSpec:
         if refs is not None and name in refs:
             key, _, size = refs[name]
             store = d["_hw_store"]
-            value = store.load(key)
+            value = store.load(key, size=size)
             d[name] = value
             if type(value) in IMMUTABLE:
                 d["_hw_kept"][name] = value

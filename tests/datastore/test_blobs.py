@@ -153,15 +153,30 @@ def test_invalid_key_is_rejected(store: BlobStore) -> None:
 
 
 @pytest.mark.parametrize("big", [False, True])
-def test_truncated_blob_names_key_and_path(store: BlobStore, big: bool) -> None:
+@pytest.mark.parametrize("with_size", [False, True], ids=["streamed", "read-whole"])
+def test_truncated_blob_names_key_and_path(store: BlobStore, big: bool, with_size: bool) -> None:
     ref = store.save(big_value() if big else {"a": list(range(100))})
     path = store.storage.path(ref.key)
     with open(path, "r+b") as f:
         f.truncate(ref.size // 2)
     with pytest.raises(DatastoreError) as info:
-        store.load(ref.key)
+        store.load(ref.key, size=ref.size if with_size else None)
     message = str(info.value)
     assert ref.key in message and str(path) in message and "corrupted" in message
+
+
+def test_loading_with_the_size_gives_the_same_values(store: BlobStore) -> None:
+    values = [0, "text", {"a": [1, 2]}]
+    for value in values:
+        ref = store.save(value)
+        assert store.load(ref.key, size=ref.size) == value
+    big = big_value()
+    ref = store.save(big)
+    loaded = store.load(ref.key, size=ref.size)  # above SMALL: streamed as without a size
+    for name, array in big.items():
+        np.testing.assert_array_equal(loaded[name], array)
+    with pytest.raises(DatastoreError, match="not found|does not exist|missing|no blob"):
+        store.load("ab" * 16, size=10)
 
 
 def test_garbage_blob_is_corrupted(store: BlobStore) -> None:

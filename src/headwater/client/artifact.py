@@ -75,7 +75,8 @@ class DataArtifact(ClientObject):
     def data(self) -> Any:
         """The value, loaded from the blob store the first time and then kept."""
         if self._value is _UNLOADED:
-            self._value = self._stores.blobs.load(self._index().key)
+            row = self._index()
+            self._value = self._stores.blobs.load(row.key, size=row.size)
         return self._value
 
     @property

@@ -188,8 +188,8 @@ class Run(ClientObject):
         """Parameter values of the run, by name (configs and class constants are in ``data``)."""
         store = self._stores.blobs
         rows = artifact_rows(self._stores, self._flow, self._run, PARAMS_TASK, 0)
-        names = next((store.load(r.key) for r in rows if r.name == "_parameter_names"), None)
-        return {r.name: store.load(r.key) for r in rows
+        names = next((store.load(r.key, size=r.size) for r in rows if r.name == "_parameter_names"), None)
+        return {r.name: store.load(r.key, size=r.size) for r in rows
                 if not r.name.startswith("_") and (names is None or r.name in names)}
 
     @property

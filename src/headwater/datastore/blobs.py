@@ -17,7 +17,14 @@ from types import TracebackType
 
 import xxhash
 
-from headwater.datastore.serialize import corrupted, is_compressed, read_parts, serialize, unpickle
+from headwater.datastore.serialize import (
+    corrupted,
+    is_compressed,
+    loads,
+    read_parts,
+    serialize,
+    unpickle,
+)
 from headwater.datastore.storage import BlobWriter, Storage
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -79,9 +86,15 @@ class BlobStore:
                 h.update(view)
         return h.hexdigest()
 
-    def load(self, key: str, *, verify: bool = False) -> Any:
-        """Load a value; ``verify`` also checks the bytes against the key (one extra hash)."""
+    def load(self, key: str, *, verify: bool = False, size: int | None = None) -> Any:
+        """Load a value; ``verify`` also checks the bytes against the key (one extra hash).
+
+        ``size`` (the stored size, when the caller knows it) lets a small blob be read in one
+        call and parsed from memory; large ones are streamed into their buffers.
+        """
         name = f"Blob {key} ({self.storage.location(key)})"
+        if size is not None and size <= SMALL and not verify:
+            return loads(self.storage.read_bytes(key), name)
         with self.storage.open(key) as f:
             reader: Any = _HashingReader(f) if verify else f
             stream, buffers = read_parts(reader, name)
