@@ -174,17 +174,18 @@ def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
     """
     if "zstandard" in sys.modules:
         return
+    refs = [*(spec.params or {}).values(), *(spec.inputs or {}).values()]
+    # Compressed blobs hold at least MIN_COMPRESS (64 KiB) of data, so they are rarely tiny:
+    # look at the few largest only, not at each of a thousand small values.
+    largest = sorted((ref for ref in refs if ref[2] >= PROBE_MIN_SIZE), key=lambda r: -r[2])
+    keys = [key for key, _, _ in largest[:PROBE_MAX] if key not in probed]
+    if not keys:  # the common case: the tasks of a foreach share their inputs
+        return
     from .datastore import BlobStore, LocalStorage
     from .datastore.serialize import preload_codec
 
     store = BlobStore(LocalStorage(spec.root))
-    refs = [*(spec.params or {}).values(), *(spec.inputs or {}).values()]
-    # Compressed blobs hold at least MIN_COMPRESS (64 KiB) of data, so they are rarely tiny:
-    # look at the few largest only, not at each of a thousand small values.
-    candidates = sorted((ref for ref in refs if ref[2] >= PROBE_MIN_SIZE), key=lambda r: -r[2])
-    for key, _, _ in candidates[:PROBE_MAX]:
-        if key in probed:
-            continue
+    for key in keys:
         probed.add(key)
         try:
             compressed = store.is_compressed(key)

@@ -30,7 +30,7 @@ def add_card_commands(cli: click.Group, flow_cls: type) -> None:
         from .inspect_cmds import _tasks
 
         obj.use_datastore()
-        tasks = _tasks(flow_name, path, obj.use_datastore())
+        tasks = _tasks(flow_name, path)
         if len(tasks) != 1:
             ids = ", ".join(t.id for t in tasks[:10])
             raise CommandError(f"step {path!r} has {len(tasks)} tasks ({ids}); name one as RUN/STEP/TASK.")
@@ -110,7 +110,7 @@ def add_card_commands(cli: click.Group, flow_cls: type) -> None:
         from .inspect_cmds import _tasks
 
         obj.use_datastore()
-        tasks = _tasks(flow_name, pathspec, obj.use_datastore())
+        tasks = _tasks(flow_name, pathspec)
         total = 0
         for task in tasks:
             cards = get_cards(task)

@@ -90,14 +90,12 @@ class FlowContext:
 
         return root_dir(self.datastore_root, create=create)
 
-    def use_datastore(self) -> str:
+    def use_datastore(self) -> None:
         """Resolve the datastore (``--datastore-root`` included) and point the client at it,
         for the commands that read past runs through the client."""
         from ..datastore.root import ENV
 
-        root = self.root()
-        os.environ[ENV] = root
-        return root
+        os.environ[ENV] = self.root()
 
 
 def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:

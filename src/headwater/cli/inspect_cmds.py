@@ -27,7 +27,8 @@ def _parse(flow_name: str, spec: str, *, need_step: bool = True) -> tuple[str, s
     return run, (parts[1] if len(parts) > 1 else None), (parts[2] if len(parts) > 2 else None)
 
 
-def _tasks(flow_name: str, spec: str, root: Any) -> list[Any]:
+def _tasks(flow_name: str, spec: str) -> list[Any]:
+    """The tasks PATH names, read from the datastore the command chose (``use_datastore``)."""
     from ..client import Run, namespace
 
     namespace(None)
@@ -52,7 +53,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
         from ..client import Task
 
         streams = [only] if only else ["stdout", "stderr"]
-        for task in _tasks(flow_name, path, obj.use_datastore()):
+        for task in _tasks(flow_name, path):
             if attempt is not None:
                 task = Task(task.pathspec, attempt=attempt)
             for stream in streams:
@@ -75,7 +76,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
         obj.use_datastore()
         wanted = {n.strip() for n in include.split(",")} if include else None
         dumped: dict[str, dict[str, Any]] = {}
-        for task in _tasks(flow_name, path, obj.use_datastore()):
+        for task in _tasks(flow_name, path):
             names = [a.id for a in task.artifacts if wanted is None or a.id in wanted]
             if wanted:
                 missing = wanted - set(names)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from html import escape
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
-
-
-def escape(text: str) -> str:
-    """``html.escape`` (quotes included), without importing ``html`` and its entity tables."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
 _COLORS = {"succeeded": "#1a7f37", "failed": "#cf222e", "running": "#0969da", "abandoned": "#9a6700"}

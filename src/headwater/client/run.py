@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from ..metadata.sqlite import PARAMS_STEP, PARAMS_TASK
-from . import display, tags
+from . import tags
 from .base import ClientObject, load_run, parse_pathspec
 from .code import CodePackage
 from .errors import not_found
@@ -227,6 +227,8 @@ class Run(ClientObject):
 
     # -- notebooks -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:
+        from . import display  # notebooks only: not loaded by a plain client read
+
         row = self._row
         created, finished = to_datetime(row.created_at), to_datetime(row.finished_at)
         all_tags = run_tags(self._stores, self._flow, self._run)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from ..metadata.sqlite import PARAMS_STEP
-from . import display
 from .artifact import DataArtifact
 from .base import ClientObject, check_attempt, load_run, parse_pathspec
 from .errors import ArtifactNotFound, ObjectNotFound, not_found
@@ -465,6 +464,8 @@ class Task(ClientObject):
 
     # -- notebooks ------------------------------------------------------------------------------
     def _repr_html_(self) -> str:
+        from . import display  # notebooks only: not loaded by a plain client read
+
         status = self.status
         start, end = self.started_at, self.finished_at
         facts = [

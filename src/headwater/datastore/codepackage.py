@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CACHE_ENTRIES = 100  # flow files remembered per datastore
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini")
 MAX_FILE_BYTES = 1 << 20
+SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist", "venv"}
 
 
 def package_files(flow_file: str | os.PathLike[str]) -> list[str]:
@@ -56,9 +57,6 @@ def package_files(flow_file: str | os.PathLike[str]) -> list[str]:
                     and entry.stat().st_size <= MAX_FILE_BYTES):
                 found.add(os.path.join(base, entry.name))
     return sorted(found)
-
-
-SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist", "venv"}
 
 
 def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) -> str:

@@ -80,8 +80,7 @@ class Scheduler:
         self._stop_heartbeat = threading.Event()
 
     # -- the loop --------------------------------------------------------------------------------
-    def execute(self, first: list[TaskInfo] | None = None,
-                meanwhile: Callable[[], None] | None = None) -> bool:
+    def execute(self, meanwhile: Callable[[], None] | None = None) -> bool:
         """Run until every task is done or the run fails; return True on success.
 
         ``meanwhile`` is bookkeeping that no task waits for (recording the code package):
@@ -89,11 +88,9 @@ class Scheduler:
         """
         started = time.time()
         self.params = self.md.artifacts_of(self.flow, self.run_number, PARAMS_TASK, 0)
-        tasks = first if first is not None else [self.state.first_task()]
-        for task in tasks:
-            if task.inputs is None and [p[0] for p in task.parents] == [PARAMS_TASK]:
-                task.inputs = self.params  # the start step's parent is the parameters task
-        self.ready.extend(tasks)
+        start = self.state.first_task()
+        start.inputs = self.params  # the start step's parent is the parameters task
+        self.ready.append(start)
         beat = threading.Thread(target=self._heartbeat, daemon=True, name="headwater-heartbeat")
         beat.start()
         interrupted = False
