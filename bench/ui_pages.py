@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from headwater.datastore import BlobStore, LocalStorage
-from headwater.datastore.logs import LogWriter, log_path
+from headwater.datastore.datastore import open_datastore
 from headwater.metadata import PARAMS_STEP, PARAMS_TASK, SQLiteMetadata, Status
 
 RUNS = 1000
@@ -84,7 +84,7 @@ def build(root: Path) -> None:
                                   artifacts=[art("best", best), art("alpha", alpha)])
                 md.finish_run(flow, run, Status.SUCCEEDED if i % 7 else Status.FAILED)
                 if i == count // 2 or flow == "BigFlow":
-                    writer = LogWriter(log_path(root, flow, run, "train", 2, 0, "stdout"))
+                    writer = open_datastore(root).log_writer(flow, run, "train", 2, 0, "stdout")
                     for line in range(2000):
                         writer.write(time.time(), f"epoch {line} loss {1 / (line + 1):.5f}")
                     writer.close()

@@ -5,7 +5,13 @@ method's ``decorators`` list. The graph builder and the runtime read those lists
 nothing runs at import time (the habit of click's decorators).
 
 A step decorator subclasses :class:`StepDecorator`, names itself and its defaults, and
-overrides the hooks it needs. Hooks receive keyword arguments only.
+overrides the hooks it needs. Hooks receive keyword arguments only. Two families:
+
+- ``runtime_*`` hooks answer what the scheduler and the executors ask of a step (retries and
+  their delay, a time limit, resources, whether the step recovers from a dead process, which
+  executor it needs). The runtime never looks for a decorator by name, so a new compute
+  decorator (``@ray``, ``@kubernetes``) is one plugin module.
+- ``task_*`` hooks run inside the task's process, around the step function.
 """
 
 from __future__ import annotations
@@ -81,6 +87,34 @@ class StepDecorator:
     def runtime_retry_count(self) -> int:
         """How many times the runtime may retry a failed attempt of this step."""
         return 0
+
+    def runtime_retry_delay(self) -> float | None:
+        """Seconds to wait before a retry (None: this decorator has no say)."""
+        return None
+
+    def runtime_timeout(self) -> float:
+        """Seconds an attempt may run before the runtime stops it (0: no limit)."""
+        return 0.0
+
+    def runtime_resources(self) -> dict[str, float] | None:
+        """What one attempt needs, e.g. ``{"cpu": 2, "memory": 4096, "gpu": 0}`` (memory in
+        MB), or None. Local runs fit attempts in ``--max-cpu``/``--max-memory``; remote
+        executors request it from their cluster."""
+        return None
+
+    def runtime_recovers_process_death(self) -> bool:
+        """True if, when the attempt's process dies without a result (a segfault, a kill), the
+        runtime should run a short recovery attempt that calls :meth:`task_process_died`
+        instead of the step."""
+        return False
+
+    def runtime_executor(self) -> str | None:
+        """The executor this step must run on (``"ray"``, ...), or None for the run's own."""
+        return None
+
+    def task_process_died(self, *, flow: Any, step_name: str, failure: dict[str, Any]) -> None:
+        """In the recovery attempt after a process death: record ``failure`` (type, message,
+        traceback) on the flow, as ``@catch`` does."""
 
     def task_pre_step(self, *, flow: Any, step_name: str, retry_count: int, max_retries: int) -> None:
         """Runs in the task process before the step function."""

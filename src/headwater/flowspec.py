@@ -30,11 +30,16 @@ RESERVED = frozenset({
 })
 
 
+# Set by ``python -m headwater.task`` while it executes the flow file as ``__main__``: the
+# file's ``if __name__ == "__main__": MyFlow()`` must then define the class, not start a run.
+_LOADED_FOR_TASK = False
+
+
 class FlowSpec:
     """Subclass this and add ``@step`` methods; see the package docs for a full example."""
 
     def __init__(self, use_cli: bool = True) -> None:
-        if use_cli:
+        if use_cli and not _LOADED_FOR_TASK:
             from .cli.commands import main
 
             main(type(self))

@@ -45,6 +45,7 @@ class StepNode:
         self.has_tail_next = False
         self.tail_next_lineno = 0
         self.invalid_tail_next = ""  # why the final self.next(...) could not be understood
+        self.num_parallel = False  # self.next(..., num_parallel=N) was written
         self.foreach_param: str | None = None
         self.condition: str | None = None
         self.switch_cases: dict[str, str] = {}
@@ -333,6 +334,7 @@ def _read_next_call(node: StepNode, call: ast.Call) -> None:
     if unknown:
         node.invalid_tail_next = f"self.next() got an unknown keyword argument {unknown[0]!r}"
         return
+    node.num_parallel = "num_parallel" in keywords
     if not call.args:
         node.invalid_tail_next = "self.next() needs at least one target step, e.g. self.next(self.end)"
         return

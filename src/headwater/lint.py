@@ -318,6 +318,16 @@ def steps_end_with_next(graph: FlowGraph) -> Iterator[Finding]:
 
 
 @rule()
+def not_yet_supported(graph: FlowGraph) -> Iterator[Finding]:
+    for node in graph:
+        if node.num_parallel:
+            yield _at_next("num-parallel", node, (
+                f"Step '{node.name}' starts a gang of parallel tasks with num_parallel=, which this "
+                "version of Headwater cannot run yet (it would run one task and ignore the rest). "
+                "Use a foreach over range(N) for independent tasks until @parallel is supported."))
+
+
+@rule()
 def next_is_readable(graph: FlowGraph) -> Iterator[Finding]:
     for node in graph:
         if node.invalid_tail_next and not (node.is_end and node.has_tail_next):

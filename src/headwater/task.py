@@ -35,25 +35,37 @@ class TaskSpec:
     ``recover`` is set for a @catch attempt after a process death (record it, skip the step).
     ``params`` and ``inputs`` are artifact refs (name -> (key, type, size)) the scheduler
     already holds: the run's parameters and the single parent's artifacts. Without them (a
-    join, a retry) the task reads the metadata database instead.
+    join, a retry) the task reads the metadata instead.
+
+    ``root`` is the datastore's URL and ``metadata`` where the run's records are; ``code``
+    says where the flow comes from in a fresh interpreter (``python -m headwater.task``):
+    ``{"key": code package key, "file": flow file, "module": its module name, "cls": the
+    flow class}``; ``decospecs`` are the run's ``--with`` decorators. ``to_json`` and
+    ``from_json`` carry a spec to another process or machine.
     """
 
     __slots__ = ("flow", "run", "step", "task_id", "attempt", "root", "parents", "frames",
                  "max_num_splits", "max_retries", "user", "tags", "origin_run_id",
-                 "parameter_names", "recover", "params", "inputs")
+                 "parameter_names", "recover", "params", "inputs", "metadata", "code",
+                 "decospecs")
 
     def __init__(self, *, flow: str, run: int, step: str, task_id: int, attempt: int, root: str,
                  parents: list[tuple[int, str, int]] | None = None, frames: list[dict] | None = None,
                  max_num_splits: int = 100, max_retries: int = 0, user: str = "",
                  tags: list[str] | None = None, origin_run_id: str | None = None,
                  parameter_names: list[str] | None = None, recover: dict | None = None,
-                 params: dict | None = None, inputs: dict | None = None) -> None:
+                 params: dict | None = None, inputs: dict | None = None,
+                 metadata: str | None = None, code: dict | None = None,
+                 decospecs: list[str] | None = None) -> None:
         self.flow = flow
         self.run = run
         self.step = step
         self.task_id = task_id
         self.attempt = attempt
         self.root = root
+        self.metadata = metadata if metadata is not None else root
+        self.code = code
+        self.decospecs = decospecs or []
         self.parents = parents or []
         self.frames = frames or []
         self.max_num_splits = max_num_splits
@@ -70,6 +82,22 @@ class TaskSpec:
     def pathspec(self) -> str:
         return f"{self.flow}/{self.run}/{self.step}/{self.task_id}"
 
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps({name: getattr(self, name) for name in self.__slots__})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TaskSpec:
+        import json
+
+        fields = json.loads(text)
+        fields["parents"] = [tuple(p) for p in fields.get("parents") or []]
+        for name in ("params", "inputs"):
+            if fields.get(name) is not None:
+                fields[name] = {k: tuple(v) for k, v in fields[name].items()}
+        return cls(**fields)
+
     def __repr__(self) -> str:
         return f"TaskSpec({self.pathspec!r}, attempt={self.attempt})"
 
@@ -80,9 +108,9 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
     if stores is not None:
         md, blobs = stores
     else:
-        from .datastore import BlobStore, LocalStorage
+        from .datastore.datastore import open_datastore
 
-        md, blobs = _LazyMetadata(spec.root), BlobStore(LocalStorage(spec.root))
+        md, blobs = LazyArtifacts(spec.metadata), open_datastore(spec.root).blobs
     node = graph[spec.step]
     decos = list(node.decorators)
     result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid()}
@@ -107,8 +135,7 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
             call = func
         if spec.recover is not None:
             for deco in decos:
-                if hasattr(deco, "record"):
-                    deco.record(flow, spec.recover)
+                deco.task_process_died(flow=flow, step_name=spec.step, failure=spec.recover)
             _follow_static_graph(flow, node)
         else:
             for deco in decos:
@@ -158,9 +185,9 @@ def warm_up() -> None:
     The fork template calls this as it starts, while the scheduler is still recording the
     run, so no attempt pays for these imports itself.
     """
-    from . import datastore
+    from .datastore import datastore
 
-    datastore.BlobStore, datastore.LocalStorage  # noqa: B018 - loads blobs, storage, xxhash
+    datastore.LocalDatastore("/").blobs  # noqa: B018 - loads blobs, storage, xxhash
 
 
 PROBE_MIN_SIZE = 256  # bytes stored: smaller blobs are not worth a header read
@@ -181,10 +208,10 @@ def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
     keys = [key for key, _, _ in largest[:PROBE_MAX] if key not in probed]
     if not keys:  # the common case: the tasks of a foreach share their inputs
         return
-    from .datastore import BlobStore, LocalStorage
+    from .datastore.datastore import open_datastore
     from .datastore.serialize import preload_codec
 
-    store = BlobStore(LocalStorage(spec.root))
+    store = open_datastore(spec.root).blobs
     for key in keys:
         probed.add(key)
         try:
@@ -196,19 +223,22 @@ def warm_up_for(spec: TaskSpec, probed: set[str]) -> None:
             return
 
 
-class _LazyMetadata:
-    """The run's metadata, opened read-only on first use: most tasks get their refs in the spec."""
+class LazyArtifacts:
+    """Artifact refs from the run's metadata reader, opened on first use: most tasks get
+    their refs in the spec and never open it."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self._md: Any = None
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._reader: Any = None
 
     def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
-        if self._md is None:
-            from .metadata import SQLiteMetadata
+        """name -> (key, type, size) for one attempt of a task."""
+        if self._reader is None:
+            from .metadata import open_reader
 
-            self._md = SQLiteMetadata(self.root, readonly=True)
-        return self._md.artifacts_of(flow, run, task_id, attempt)
+            self._reader = open_reader(self.location)
+        return {a.name: (a.key, a.type, a.size)
+                for a in self._reader.artifacts(flow, run, task_id, attempt)}
 
 
 def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
@@ -387,3 +417,9 @@ def _user_frame(exc: BaseException) -> str | None:
 
 
 _MISSING = object()
+
+
+if __name__ == "__main__":  # python -m headwater.task: one attempt in this interpreter
+    from headwater.task_entry import main
+
+    main()

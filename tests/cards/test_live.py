@@ -125,9 +125,10 @@ def test_cards_that_are_not_live_are_not_refreshed():
 
 
 def test_index_is_written_atomically(tmp_path: Path):
-    from headwater.cards.storage import list_cards, write_card
+    from headwater.datastore.cards import CardFolder
 
-    write_card(tmp_path, 1, "blank", "b", "<p>1</p>", final=False)
-    write_card(tmp_path, 0, "default", None, "<p>0</p>", final=True)
-    assert [(c.index, c.final) for c in list_cards(tmp_path)] == [(0, True), (1, False)]
+    folder = CardFolder(str(tmp_path))
+    folder.write(1, "blank", "b", "<p>1</p>", final=False)
+    folder.write(0, "default", None, "<p>0</p>", final=True)
+    assert [(c.index, c.final) for c in folder.list()] == [(0, True), (1, False)]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]

@@ -26,7 +26,7 @@ import pytest
 from headwater.client import default_namespace
 from headwater.client.stores import clear_cache
 from headwater.datastore import BlobStore, LocalStorage
-from headwater.datastore.logs import LogWriter, log_path
+from headwater.datastore.datastore import open_datastore
 from headwater.metadata import PARAMS_STEP, PARAMS_TASK, SQLiteMetadata, Status
 
 FLOW_SOURCE = '''from headwater import FlowSpec, Parameter, step
@@ -108,7 +108,7 @@ class Builder:
 
     def log(self, flow: str, run: int, step: str, task_id: int, attempt: int, stream: str,
             lines: list[str]) -> None:
-        writer = LogWriter(log_path(self.root, flow, run, step, task_id, attempt, stream))
+        writer = open_datastore(self.root).log_writer(flow, run, step, task_id, attempt, stream)
         for line in lines:
             writer.write(time.time(), line)
         writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from headwater.client import (
     TaskException,
     namespace,
 )
-from headwater.client.records import ABANDONED_AFTER
+from headwater.metadata.vocabulary import ABANDONED_AFTER
 
 
 def test_top_level_exports_are_the_client() -> None:
@@ -143,13 +144,35 @@ def test_running_and_abandoned_run(sample) -> None:
     assert run.status == "running"
     assert not run.finished and not run.successful and run.finished_at is None
     assert run.end_task is None and run.data is None
+    old = time.time() - ABANDONED_AFTER - 5
     sample.md.db.execute("UPDATE runs SET heartbeat_at = ? WHERE flow = 'TrainFlow' AND run_number = 3",
-                         (time.time() - ABANDONED_AFTER - 5,))
+                         (old,))
+    assert run.status == "running", "its running attempt still beats"
+    sample.md.db.execute("UPDATE attempts SET heartbeat_at = ?, started_at = ?,"
+                         " finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE ? END"
+                         " WHERE flow = 'TrainFlow' AND run_number = 3", (old, old - 10, old - 5))
     assert run.status == "abandoned"
     assert not run.finished
+    assert run.finished_at == datetime.fromtimestamp(old), "it ended at its last heartbeat"
     assert run["train"].task.status == "abandoned"
     sample.finish("TrainFlow", 3, ok=False)
     assert run.status == "failed" and run.finished
+
+
+def test_headwater_runs_shows_an_abandoned_runs_duration_up_to_its_last_heartbeat(sample) -> None:
+    created = time.time() - ABANDONED_AFTER - 600
+    sample.md.db.execute("UPDATE runs SET created_at = ?, heartbeat_at = ? WHERE flow = 'TrainFlow'"
+                         " AND run_number = 3", (created, created + 90))
+    sample.md.db.execute("UPDATE attempts SET heartbeat_at = ?, started_at = ?,"
+                         " finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE ? END"
+                         " WHERE flow = 'TrainFlow' AND run_number = 3", (created + 120, created, created + 60))
+    done = subprocess.run([sys.executable, "-c", "from headwater.cli.main import main; main()", "runs",
+                           "TrainFlow"], env={**os.environ, "COLUMNS": "200"}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if "TrainFlow/3" in x]
+    assert "abandoned" in line
+    assert "2.0 min" in line, "created to the task's last heartbeat, two minutes, not ten and counting"
 
 
 def test_resumed_run_and_cloned_task(sample) -> None:

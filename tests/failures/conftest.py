@@ -38,10 +38,11 @@ from runtime.conftest import Done, base_env, reading  # noqa: E402, F401
 class FlowDir:
     """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, executor: str | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.home = self.path / "hwhome"
+        self.executor = executor  # run through HEADWATER_EXECUTOR; None: the default
 
     def write(self, source: str, name: str = "flow.py") -> Path:
         path = self.path / name
@@ -49,7 +50,7 @@ class FlowDir:
         return path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = base_env(self.home)
+        env = base_env(self.home, self.executor)
         env.update(extra)
         return env
 
@@ -151,14 +152,14 @@ def kill_quietly(pid: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+def dirs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, executor: str):
     """``dirs("name")``: a directory of its own for each scenario of a module."""
-    base = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    base = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{executor}")
     made: dict[str, FlowDir] = {}
 
     def get(name: str) -> FlowDir:
         if name not in made:
-            made[name] = FlowDir(base / name)
+            made[name] = FlowDir(base / name, executor)
         return made[name]
 
     return get

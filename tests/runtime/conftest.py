@@ -59,9 +59,11 @@ class Done:
                 f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
 
 
-def base_env(home: Path) -> dict[str, str]:
+def base_env(home: Path, executor: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("HEADWATER_") and k not in ("METAFLOW_USER",)}
+    if executor:
+        env["HEADWATER_EXECUTOR"] = executor
     env.update({
         "HEADWATER_HOME": str(home),
         "HEADWATER_USER": USER,
@@ -75,9 +77,10 @@ def base_env(home: Path) -> dict[str, str]:
 class FlowDir:
     """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, executor: str | None = None) -> None:
         self.path = Path(path)
         self.home = self.path / "hwhome"
+        self.executor = executor  # run through HEADWATER_EXECUTOR; None: the default
 
     # -- files ---------------------------------------------------------------------------------
     def write(self, source: str, name: str = "flow.py", *, header: bool = True) -> Path:
@@ -89,7 +92,7 @@ class FlowDir:
         return path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = base_env(self.home)
+        env = base_env(self.home, self.executor)
         env.update(extra)
         return env
 
@@ -194,15 +197,17 @@ class FlowDir:
 
 
 @pytest.fixture
-def fd(tmp_path: Path) -> FlowDir:
+def fd(tmp_path: Path, executor: str) -> FlowDir:
     """A fresh directory for one test's flows and datastore."""
-    return FlowDir(tmp_path)
+    return FlowDir(tmp_path, executor)
 
 
 @pytest.fixture(scope="module")
-def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> FlowDir:
+def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+              executor: str) -> FlowDir:
     """A directory shared by a module's tests, for runs that several tests look at."""
-    return FlowDir(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    return FlowDir(tmp_path_factory.mktemp(f"{name}-{executor}"), executor)
 
 
 _reading_depth = 0

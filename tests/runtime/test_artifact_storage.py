@@ -179,6 +179,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.fork_only
 def test_tasks_of_a_foreach_over_a_compressed_list_share_one_decompressor_import(fd):
     """The fork template imports zstandard once, before forking the tasks that need it."""
     fd.write(COMPRESSED_FOREACH)

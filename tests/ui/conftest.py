@@ -8,7 +8,8 @@
     TrainFlow/2   bob  succeeded  tag baseline
     FailFlow/1    ana  failed     flaky needed a retry (attempt 0 raised); parse raised ValueError;
                                   the card index of parse is corrupted
-    StuckFlow/1   ana  abandoned  written directly: running, no heartbeat for an hour
+    StuckFlow/1   ana  abandoned  written directly: running, no heartbeat for an hour (its task's
+                                  last one 30 s after the start)
     BigFlow/1     ana  failed     written directly: a 2,000-way foreach, 3 tasks failed
     ManyFlow/1..120               written directly: enough runs for three pages
 
@@ -80,12 +81,11 @@ def task_id(root: Path, flow: str, run: int, step: str) -> int:
 
 def write_card(root: Path, flow: str, run: int, step: str, task: int, attempt: int, index: int, html: str,
                *, final: bool = True, card_id: str | None = None) -> Path:
-    from headwater.cards.storage import card_dir
-    from headwater.cards.storage import write_card as store
+    from headwater.datastore.datastore import open_datastore
 
-    folder = card_dir(root, flow, run, step, task, attempt)
-    store(folder, index, "blank", card_id, html, final=final)
-    return folder
+    folder = open_datastore(root).cards(flow, run, step, task, attempt)
+    folder.write(index, "blank", card_id, html, final=final)
+    return Path(folder.location)
 
 
 def _direct_runs(root: Path) -> None:
@@ -103,7 +103,8 @@ def _direct_runs(root: Path) -> None:
             md.start_attempt("StuckFlow", run, 1, 0, host="gone", pid=1)
             old = time.time() - 3600
             md.db.execute("UPDATE runs SET created_at = ?, heartbeat_at = ? WHERE flow = 'StuckFlow'", (old, old))
-            md.db.execute("UPDATE attempts SET started_at = ? WHERE flow = 'StuckFlow'", (old,))
+            md.db.execute("UPDATE attempts SET started_at = ?, heartbeat_at = ? WHERE flow = 'StuckFlow'",
+                          (old, old + 30))
 
             graph = {"name": "BigFlow", "steps": [
                 {"name": "start", "type": "foreach", "next": ["train"], "foreach": "items"},

@@ -158,8 +158,12 @@ def test_abandoned_run_is_shown_as_such(tab) -> None:
     expect(tab.page.locator(".summary .badge")).to_have_text("abandoned")
     expect(tab.page.locator(".notice")).to_contain_text("resume --origin-run-id 1")
     expect(tab.page.locator('svg.graph a.node[data-step="start"]')).to_have_class(re.compile("s-abandoned"))
+    # it ended with its task's last heartbeat, 30 s after it started: the duration stays put
+    expect(tab.page.locator(".summary")).to_contain_text("duration 30.0 s")
+    expect(tab.page.locator("#about")).to_contain_text("last heartbeat")
     tab.open("/StuckFlow?status=abandoned")
     expect(tab.page.locator("table.runs tbody tr")).to_have_count(1)
+    expect(tab.page.locator("table.runs tbody tr td").nth(3)).to_have_text("30.0 s")
 
 
 def test_a_2000_way_foreach_stays_one_box_and_pages_its_tasks(tab) -> None:

@@ -46,24 +46,38 @@ def test_steps_without_a_recorded_graph_are_drawn_in_a_line() -> None:
     assert steps[0]["next"] == ["end"]
 
 
+def _log(tmp_path: Path, data: bytes):
+    """A datastore holding one attempt's stdout with ``data``, and that log's reference."""
+    from headwater.datastore.datastore import open_datastore
+
+    ds = open_datastore(tmp_path / "store", create=True)
+    ref = ("F", 1, "s", 2, 0, "stdout")
+    writer = ds.log_writer(*ref)
+    path = Path(writer.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return ds, ref, path
+
+
 def test_logs_are_read_by_whole_lines_from_an_offset(tmp_path: Path) -> None:
-    path = tmp_path / "0.stdout"
-    path.write_bytes(b"1.5 one\n2.5 two\n3.5 thr")
-    chunk = logs.read(path, None)
+    ds, ref, path = _log(tmp_path, b"1.5 one\n2.5 two\n3.5 thr")
+    chunk = logs.read_chunk(ds, ref, None)
     assert chunk.lines == [(1.5, "one"), (2.5, "two")] and chunk.offset == 16
     with open(path, "ab") as f:
         f.write(b"ee\n")
-    assert logs.read(path, chunk.offset).lines == [(3.5, "three")]
-    assert logs.read(tmp_path / "missing", 0).lines == []
+    assert logs.read_chunk(ds, ref, chunk.offset).lines == [(3.5, "three")]
+    assert logs.read_chunk(ds, ("F", 1, "s", 3, 0, "stdout"), 0).lines == []
 
 
-def test_a_long_log_starts_at_a_line_near_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logs, "TAIL", 20)
-    path = tmp_path / "0.stdout"
-    path.write_bytes(b"".join(f"{i}.0 line {i}\n".encode() for i in range(10)))
-    chunk = logs.read(path, None)
+@pytest.mark.parametrize("tail", [20, 22, 23])  # the tail starts mid-line, at a line start, after one
+def test_a_long_log_starts_at_a_line_near_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tail: int) -> None:
+    monkeypatch.setattr(logs, "TAIL", tail)
+    ds, ref, _ = _log(tmp_path, b"".join(f"{i}.0 line {i}\n".encode() for i in range(10)))
+    chunk = logs.read_chunk(ds, ref, None)
     assert chunk.skipped > 0
     assert chunk.lines[-1] == (9.0, "line 9") and all(text.startswith("line") for _, text in chunk.lines)
+    assert chunk.offset == 110 and chunk.skipped + sum(len(f"{ts} {t}") + 1 for ts, t in chunk.lines) == 110
 
 
 @pytest.mark.parametrize("text", ["..", ".", "", "a/b", "a%2fb", "x\x00", "1abc", "a b", "a-b", "a.b", "a" * 201])

@@ -12,8 +12,8 @@
 
 Modules: ``components`` (the building blocks), ``base`` (card types, ``CardBase``),
 ``default_card``, ``collector`` (``current.card``), ``render`` (time limits, error cards),
-``storage`` (where cards live), ``client`` (``get_cards``), ``preview``, ``markdown``,
-``graph_svg``, ``vega``, ``html``.
+``client`` (``get_cards``), ``preview``, ``markdown``, ``graph_svg``, ``vega``, ``html``.
+Where cards are stored is the datastore's business (``headwater.datastore.cards``).
 """
 
 from __future__ import annotations

@@ -17,18 +17,18 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from .storage import CardInfo, card_dir, list_cards, read_card
-
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
+
+    from ..datastore.cards import CardFolder, CardInfo
 
 
 class Card:
     """One stored card: ``id``, ``type``, ``index``, ``final``, ``updated_at``, ``path``, ``get()``."""
 
-    def __init__(self, directory: Path, info: CardInfo, pathspec: str, attempt: int) -> None:
-        self._directory = directory
+    def __init__(self, folder: CardFolder, info: CardInfo, pathspec: str, attempt: int) -> None:
+        self._folder = folder
         self._info = info
         self.pathspec = pathspec
         self.attempt = attempt
@@ -57,11 +57,11 @@ class Card:
     @property
     def path(self) -> str:
         """The card's HTML file."""
-        return str(self._directory / Path(self._info.file).name)
+        return str(Path(self._folder.location) / Path(self._info.file).name)
 
     def get(self) -> str:
         """The card's HTML (re-read each time, so a live card shows its latest version)."""
-        return read_card(self._directory, self._info)
+        return self._folder.read(self._info)
 
     def view(self) -> str:
         """Open the card in a web browser (from a copy in a temporary file); returns that file."""
@@ -115,24 +115,24 @@ def type_name(value: Any) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def task_card_dir(task: Any) -> Path:
-    """Where the cards of the attempt a client ``Task`` shows are stored."""
+def task_card_folder(task: Any) -> CardFolder:
+    """The cards of the attempt a client ``Task`` shows."""
     flow, run, step, task_id = task.path_components
-    return card_dir(task._stores.root, flow, run, step, task_id, task.current_attempt)
+    return task._stores.datastore.cards(flow, run, step, task_id, task.current_attempt)
 
 
-def _find(task: Any, follow_resumed: bool) -> tuple[Path, list[CardInfo]]:
-    directory = task_card_dir(task)
-    infos = list_cards(directory)
+def _find(task: Any, follow_resumed: bool) -> tuple[CardFolder, list[CardInfo]]:
+    folder = task_card_folder(task)
+    infos = folder.list()
     if not infos and follow_resumed:
         origin = task.origin_pathspec
         if origin:
             flow, run, step, task_id = origin.split("/")
-            other = card_dir(task._stores.root, flow, run, step, task_id, task.current_attempt)
-            found = list_cards(other)
+            other = task._stores.datastore.cards(flow, run, step, task_id, task.current_attempt)
+            found = other.list()
             if found:
                 return other, found
-    return directory, infos
+    return folder, infos
 
 
 def save_temp(text: str, pathspec: str, index: int) -> str:

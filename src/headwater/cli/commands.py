@@ -74,6 +74,12 @@ class FlowContext:
     def script(self) -> str:
         return sys.argv[0] or "flow.py"
 
+    @property
+    def all_decospecs(self) -> list[str]:
+        """``HEADWATER_DEFAULT_DECOSPECS``, then ``--with``: the decorators added to every step."""
+        env = os.environ.get("HEADWATER_DEFAULT_DECOSPECS", "")
+        return [s for s in env.split() if s] + list(self.decospecs)
+
     def prepare(self) -> tuple[Any, dict[str, Any]]:
         """The linted graph and the config values (once per invocation)."""
         if self._prepared is None:
@@ -81,7 +87,7 @@ class FlowContext:
 
             self._prepared = prepare_flow(
                 self.flow_cls, config_paths=self.config_paths, config_texts=self.config_texts,
-                extra_decorators=_decorators_from_specs(self.decospecs),
+                extra_decorators=_decorators_from_specs(self.all_decospecs),
             )
         return self._prepared
 
@@ -93,17 +99,15 @@ class FlowContext:
     def use_datastore(self) -> None:
         """Resolve the datastore (``--datastore-root`` included) and point the client at it,
         for the commands that read past runs through the client."""
-        from ..datastore.root import ENV
+        from ..client.stores import use_datastore
 
-        os.environ[ENV] = self.root()
+        use_datastore(self.root())
 
 
-def _decorators_from_specs(specs: tuple[str, ...]) -> list[Any]:
+def _decorators_from_specs(specs: list[str]) -> list[Any]:
     from ..plugins import decorator_from_spec
 
-    env = os.environ.get("HEADWATER_DEFAULT_DECOSPECS", "")
-    all_specs = [s for s in env.split() if s] + list(specs)
-    return [decorator_from_spec(s) for s in all_specs]
+    return [decorator_from_spec(s) for s in specs]
 
 
 def execute(flow_cls: type, invocation: Invocation) -> None:
@@ -149,7 +153,7 @@ def start(ctx: FlowContext, *, params: dict[str, Any] | None,
         user=current_user(), tags=list(tags), max_workers=max_workers,
         max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
         script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
-        max_cpu=max_cpu, max_memory=max_memory,
+        max_cpu=max_cpu, max_memory=max_memory, decospecs=ctx.all_decospecs,
     )
     if not ok:
         sys.exit(1)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 
@@ -42,13 +41,16 @@ def main() -> None:
 @click.version_option(package_name="headwater")
 def cli(datastore_root: str | None) -> None:
     """Headwater: look at your flows' runs, tasks, artifacts and logs."""
-    if datastore_root:
-        os.environ["HEADWATER_HOME"] = datastore_root
     from ..datastore.root import find_root
 
     ctx = click.get_current_context()
+    ctx.obj = datastore_root
     if ctx.invoked_subcommand != "ui":  # `ui` takes its own --datastore-root
-        find_root()  # fail early, with a clear message, when there is no datastore
+        # Fail early, with a clear message, when there is no datastore; the client reads
+        # the one found (given explicitly, not through the environment).
+        from ..client.stores import use_datastore
+
+        use_datastore(find_root(datastore_root))
 
 
 def _console() -> Any:
@@ -205,7 +207,7 @@ def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_ro
     except ImportError as exc:
         raise CommandError(f"headwater ui needs the ui extra ({exc.name} is missing): "
                            "pip install 'headwater[ui]'") from None
-    root = find_root(datastore_root)
+    root = find_root(datastore_root or click.get_current_context().obj)
     try:
         serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)
     except KeyboardInterrupt:

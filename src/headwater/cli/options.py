@@ -75,9 +75,9 @@ GROUP_OPTIONS = (
 RUN_OPTIONS = (
     Opt(("--tag",), "tags", "Tag the run (repeatable).", multiple=True),
     Opt(("--max-workers",), "max_workers", "How many tasks may run at once.",
-        kind="int", default=16, minimum=1),
+        kind="int", default=16, minimum=1, envvar="HEADWATER_MAX_WORKERS"),
     Opt(("--max-num-splits",), "max_num_splits", "The most tasks one foreach may start.",
-        kind="int", default=100, minimum=1),
+        kind="int", default=100, minimum=1, envvar="HEADWATER_MAX_NUM_SPLITS"),
     Opt(("--max-cpu",), "max_cpu",
         "Run tasks at once only while their @resources(cpu=...) fit in this many CPUs.",
         kind="float", minimum=0.1),
@@ -86,8 +86,10 @@ RUN_OPTIONS = (
     Opt(("--run-id-file",), "run_id_file", "Write the run id to this file."),
     Opt(("--quiet",), "quiet", "Print only the summary, not the tasks' output.", kind="flag"),
     Opt(("--executor",), "executor",
-        "fork: warm isolated processes; inprocess: one at a time, for pdb.",
-        kind="choice", default="fork", choices=("fork", "inprocess")),
+        "fork: warm isolated processes; subprocess: a fresh interpreter per task; "
+        "inprocess: one at a time, for pdb.",
+        kind="choice", default="fork", choices=("fork", "subprocess", "inprocess"),
+        envvar="HEADWATER_EXECUTOR"),
 )
 
 RESUME_OPTIONS = (
@@ -130,7 +132,10 @@ def defaults(opts: tuple[Opt, ...]) -> dict[str, Any]:
         elif opt.kind == "flag":
             out[opt.dest] = False
         elif opt.envvar and os.environ.get(opt.envvar):
-            out[opt.dest] = os.environ[opt.envvar]
+            try:
+                out[opt.dest] = opt.convert(os.environ[opt.envvar])
+            except ValueError:
+                raise _Unsure from None  # click names the variable and the problem
         else:
             out[opt.dest] = opt.default
     return out

@@ -11,8 +11,9 @@ through ``HEADWATER_HOME`` or the nearest ``.headwater`` directory upwards)::
     namespace(None)                         # see everyone's runs, not just yours
 
 Modules: ``flow`` (Flow, Metaflow), ``run``, ``step``, ``task``, ``artifact`` (the objects),
-``namespace``, ``tags`` (tag rules and changes), ``code`` (code packages), ``records`` (every
-SQL query), ``stores`` (finding and opening the datastore), ``errors``, ``display`` (HTML).
+``namespace``, ``tags`` (tag rules and changes), ``code`` (code packages), ``records`` (the
+row types), ``stores`` (finding the datastore; its ``reader`` answers every read), ``errors``,
+``display`` (HTML).
 """
 
 from .artifact import DataArtifact

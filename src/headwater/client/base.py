@@ -13,20 +13,13 @@ import os
 
 from .errors import InvalidPathspec, not_found
 from .namespace import get_namespace, mismatch
-from .records import (
-    RunRow,
-    flow_created_at,
-    flow_names,
-    run_has_tag,
-    run_numbers,
-    run_row,
-    run_tags,
-)
 from .stores import Stores, current_stores, stores_for
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any, ClassVar, TypeVar
+
+    from ..metadata.records import RunRow
 
     T = TypeVar("T", bound="ClientObject")
 
@@ -144,7 +137,7 @@ class ClientObject:
 
     # -- tags (a run's; steps, tasks and artifacts share their run's; a flow has none) ----------
     def _tag_pairs(self) -> list[tuple[str, bool]]:
-        return run_tags(self._stores, self._flow, self._run) if len(self._parts) > 1 else []
+        return self._stores.reader.tags(self._flow, self._run) if len(self._parts) > 1 else []
 
     @property
     def tags(self) -> frozenset[str]:
@@ -169,23 +162,26 @@ def _restore(cls: type[ClientObject], pathspec: str, attempt: int | None) -> Cli
 
 def check_flow(stores: Stores, flow: str) -> float:
     """The flow's creation time; ``ObjectNotFound`` naming close flows if it has no record."""
-    created = flow_created_at(stores, flow)
+    created = stores.reader.flow_created_at(flow)
     if created is None:
-        raise not_found("There is no flow", flow, flow_names(stores),
+        raise not_found("There is no flow", flow, stores.reader.flow_names(),
                         hint=f"(datastore {stores.root})")
     return created
 
 
 def load_run(stores: Stores, flow: str, number: int, *, check_namespace: bool) -> RunRow:
     """A run's row, refusing unknown runs and runs outside the current namespace."""
-    row = run_row(stores, flow, number)
+    reader = stores.reader
+    row = reader.run(flow, number)
     if row is None:
         check_flow(stores, flow)
-        recent = [str(n) for n in run_numbers(stores, flow, 10)]
+        recent = [str(r.number) for r in reader.runs(flow, None, limit=10)]
         raise not_found(f"{flow} has no run", str(number), [],
                         hint=f"Its latest runs are {', '.join(recent)}." if recent else "")
     if check_namespace:
         ns = get_namespace()
-        if ns is not None and not run_has_tag(stores, flow, number, ns):
-            raise mismatch(f"{flow}/{number}", ns, run_tags(stores, flow, number))
+        if ns is not None:
+            tags = reader.tags(flow, number)
+            if not any(tag == ns for tag, _ in tags):
+                raise mismatch(f"{flow}/{number}", ns, tags)
     return row

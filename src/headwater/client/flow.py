@@ -20,7 +20,7 @@ from datetime import datetime
 from .base import ClientObject, check_flow, load_run, parse_pathspec
 from .errors import InvalidPathspec
 from .namespace import get_namespace
-from .records import flow_names, run_has_tag, run_row, run_rows, to_datetime
+from .records import to_datetime
 from .run import Run
 from .stores import Stores, current_stores
 
@@ -47,7 +47,7 @@ class Flow(ClientObject):
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying every tag in ``tags``, newest first."""
-        rows = run_rows(self._stores, self._flow, get_namespace(), tuple(tags))
+        rows = self._stores.reader.runs(self._flow, get_namespace(), tags)
         return iter([Run._of(row, self._stores) for row in rows])
 
     def __iter__(self) -> Iterator[Run]:
@@ -56,13 +56,13 @@ class Flow(ClientObject):
     @property
     def latest_run(self) -> Run | None:
         """The newest run in the current namespace, whatever its status; None if there is none."""
-        rows = run_rows(self._stores, self._flow, get_namespace(), limit=1)
+        rows = self._stores.reader.runs(self._flow, get_namespace(), limit=1)
         return Run._of(rows[0], self._stores) if rows else None
 
     @property
     def latest_successful_run(self) -> Run | None:
         """The newest successful run in the current namespace; None if there is none."""
-        rows = run_rows(self._stores, self._flow, get_namespace(), status="succeeded", limit=1)
+        rows = self._stores.reader.runs(self._flow, get_namespace(), status="succeeded", limit=1)
         return Run._of(rows[0], self._stores) if rows else None
 
     def __getitem__(self, run_id: str | int) -> Run:
@@ -76,10 +76,11 @@ class Flow(ClientObject):
     def __contains__(self, run_id: object) -> bool:
         """Whether the run exists in the current namespace."""
         text = str(run_id)
-        if not text.isdigit() or run_row(self._stores, self._flow, int(text)) is None:
+        reader = self._stores.reader
+        if not text.isdigit() or reader.run(self._flow, int(text)) is None:
             return False
         ns = get_namespace()
-        return ns is None or run_has_tag(self._stores, self._flow, int(text), ns)
+        return ns is None or any(tag == ns for tag, _ in reader.tags(self._flow, int(text)))
 
 
 class Metaflow:
@@ -95,7 +96,8 @@ class Metaflow:
     @property
     def flows(self) -> list[Flow]:
         """The flows, sorted by name."""
-        return [Flow._bare((name,), self._stores) for name in flow_names(self._stores, get_namespace())]
+        names = self._stores.reader.flow_names(get_namespace())
+        return [Flow._bare((name,), self._stores) for name in names]
 
     def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows)

@@ -9,7 +9,9 @@
     >>> run.add_tag("baseline")
 
 ``status`` is ``running``, ``succeeded`` or ``failed``, or ``abandoned`` when a run still
-marked running has not sent a heartbeat for a minute (its scheduler was killed).
+marked running has shown no sign of life for a minute: neither its scheduler nor any of its
+tasks sent a heartbeat (its scheduler was killed, its machine went away). An abandoned run's
+``finished_at`` is its last heartbeat, so its duration stops growing.
 """
 
 from __future__ import annotations
@@ -18,20 +20,12 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from ..metadata.sqlite import PARAMS_STEP, PARAMS_TASK
+from ..metadata.vocabulary import PARAMS_TASK
 from . import tags
 from .base import ClientObject, load_run, parse_pathspec
 from .code import CodePackage
 from .errors import not_found
-from .records import (
-    RunRow,
-    artifact_rows,
-    run_tags,
-    step_exists,
-    step_names,
-    task_rows,
-    to_datetime,
-)
+from .records import RunRow, to_datetime
 from .step import Step
 from .task import Task, TaskData
 
@@ -105,12 +99,12 @@ class Run(ClientObject):
 
     @property
     def finished_at(self) -> datetime | None:
-        """When the run ended; None while it runs (or if it was abandoned)."""
-        return to_datetime(self._row.finished_at)
+        """When the run ended; None while it runs. For an abandoned run, its last heartbeat."""
+        return to_datetime(self._row.ended_at())
 
     @property
     def heartbeat_at(self) -> datetime | None:
-        """The scheduler's last sign of life."""
+        """The run's last sign of life: its scheduler's heartbeat or any of its tasks'."""
         return to_datetime(self._row.heartbeat_at)
 
     @property
@@ -139,7 +133,7 @@ class Run(ClientObject):
         """
         if tags and not set(tags) <= self.tags:
             return iter([])
-        names = [s for s in step_names(self._stores, self._flow, self._run) if not s.startswith("_")]
+        names = [s for s in self._stores.reader.step_names(self._flow, self._run) if not s.startswith("_")]
         return iter([Step._bare((*self._parts, name), self._stores) for name in names])
 
     def __iter__(self) -> Iterator[Step]:
@@ -147,14 +141,15 @@ class Run(ClientObject):
 
     def __getitem__(self, step: str) -> Step:
         """``run["train"]``: one step."""
-        if not isinstance(step, str) or not step_exists(self._stores, self._flow, self._run, step):
-            names = [s for s in step_names(self._stores, self._flow, self._run) if not s.startswith("_")]
+        reader = self._stores.reader
+        if not isinstance(step, str) or not reader.has_step(self._flow, self._run, step):
+            names = [s for s in reader.step_names(self._flow, self._run) if not s.startswith("_")]
             raise not_found(f"Run {self.pathspec} has no step", str(step), names,
                             hint="" if names else "No task of it has started yet.")
         return Step._bare((*self._parts, step), self._stores)
 
     def __contains__(self, step: object) -> bool:
-        return isinstance(step, str) and step_exists(self._stores, self._flow, self._run, step)
+        return isinstance(step, str) and self._stores.reader.has_step(self._flow, self._run, step)
 
     @property
     def _end_step(self) -> str:
@@ -169,7 +164,7 @@ class Run(ClientObject):
         """The task of the ``end`` step, or None if the run has not reached it."""
         if self._end_task is not None:
             return self._end_task
-        rows = task_rows(self._stores, self._flow, self._run, self._end_step, limit=1)
+        rows = self._stores.reader.tasks_of_step(self._flow, self._run, self._end_step, limit=1)
         if not rows:
             return None
         task = Task._of(rows[0], self._stores)
@@ -187,7 +182,7 @@ class Run(ClientObject):
     def parameters(self) -> dict[str, Any]:
         """Parameter values of the run, by name (configs and class constants are in ``data``)."""
         store = self._stores.blobs
-        rows = artifact_rows(self._stores, self._flow, self._run, PARAMS_TASK, 0)
+        rows = self._stores.reader.artifacts(self._flow, self._run, PARAMS_TASK, 0)
         names = next((store.load(r.key, size=r.size) for r in rows if r.name == "_parameter_names"), None)
         return {r.name: store.load(r.key, size=r.size) for r in rows
                 if not r.name.startswith("_") and (names is None or r.name in names)}
@@ -229,9 +224,9 @@ class Run(ClientObject):
     def _repr_html_(self) -> str:
         from . import display  # notebooks only: not loaded by a plain client read
 
-        row = self._row
-        created, finished = to_datetime(row.created_at), to_datetime(row.finished_at)
-        all_tags = run_tags(self._stores, self._flow, self._run)
+        row, reader = self._row, self._stores.reader
+        created, finished = to_datetime(row.created_at), to_datetime(row.ended_at())
+        all_tags = reader.tags(self._flow, self._run)
         facts = [
             ("user", display.escape(row.user)),
             ("created", display.when(created)),
@@ -243,18 +238,15 @@ class Run(ClientObject):
         if row.origin_run_id:
             facts.append(("resumed from", display.escape(f"{self._flow}/{row.origin_run_id}")))
         parts = [display.title("Run", self.pathspec, row.effective_status()), display.fields(facts)]
+        stats = reader.step_stats(self._flow, self._run)
         steps = []
-        for name in step_names(self._stores, self._flow, self._run):
-            if name == PARAMS_STEP:
-                continue
-            rows = task_rows(self._stores, self._flow, self._run, name)
-            counts: dict[str, int] = {}
-            for t in rows:
-                counts[t.status] = counts.get(t.status, 0) + 1
-            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-            steps.append((name, len(rows), summary))
+        for name in reader.step_names(self._flow, self._run):
+            st = stats.get(name)
+            if st is not None:  # _parameters has no stats
+                summary = ", ".join(f"{n} {s}" for s, n in sorted(st.counts.items()))
+                steps.append((name, st.total, summary))
         parts.append("<p><strong>Steps</strong></p>" + display.table(("step", "tasks", "status"), steps))
-        params = artifact_rows(self._stores, self._flow, self._run, PARAMS_TASK, 0)
+        params = reader.artifacts(self._flow, self._run, PARAMS_TASK, 0)
         shown = [(r.name, r.type, display.size(r.size)) for r in params if not r.name.startswith("_")]
         if shown:
             parts.append("<p><strong>Parameters</strong></p>" + display.table(("name", "type", "size"), shown))

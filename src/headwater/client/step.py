@@ -13,15 +13,7 @@ from datetime import datetime
 
 from .base import ClientObject, load_run, parse_pathspec
 from .errors import not_found
-from .records import (
-    run_tags,
-    step_exists,
-    step_names,
-    task_ids_of_step,
-    task_row,
-    task_rows,
-    to_datetime,
-)
+from .records import to_datetime
 from .task import Task
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -50,8 +42,9 @@ class Step(ClientObject):
 
     def _check(self) -> None:
         flow, run, step = self._parts
-        if not step_exists(self._stores, flow, int(run), step):
-            names = [s for s in step_names(self._stores, flow, int(run)) if not s.startswith("_")]
+        reader = self._stores.reader
+        if not reader.has_step(flow, int(run), step):
+            names = [s for s in reader.step_names(flow, int(run)) if not s.startswith("_")]
             raise not_found(f"Run {flow}/{run} has no step", step, names,
                             hint="" if names else "No task of it has started yet.")
 
@@ -68,10 +61,10 @@ class Step(ClientObject):
         With ``tags``, none unless the run carries all of them (tasks share their run's tags).
         """
         if tags:
-            have = {t for t, _ in run_tags(self._stores, self._flow, self._run)}
+            have = {t for t, _ in self._stores.reader.tags(self._flow, self._run)}
             if not set(tags) <= have:
                 return iter([])
-        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        rows = self._stores.reader.tasks_of_step(self._flow, self._run, self.id)
         return iter([Task._of(row, self._stores) for row in rows])
 
     def __iter__(self) -> Iterator[Task]:
@@ -80,15 +73,16 @@ class Step(ClientObject):
     @property
     def task(self) -> Task | None:
         """The step's first task (the only one for a linear step), or None."""
-        rows = task_rows(self._stores, self._flow, self._run, self.id, limit=1)
+        rows = self._stores.reader.tasks_of_step(self._flow, self._run, self.id, limit=1)
         return Task._of(rows[0], self._stores) if rows else None
 
     def __getitem__(self, task_id: str | int) -> Task:
         """``step["5"]``: the task with that id."""
         text = str(task_id)
-        row = task_row(self._stores, self._flow, self._run, int(text)) if text.isdigit() else None
+        reader = self._stores.reader
+        row = reader.task(self._flow, self._run, int(text)) if text.isdigit() else None
         if row is None or row.step != self.id:
-            ids = [str(i) for i in task_ids_of_step(self._stores, self._flow, self._run, self.id)]
+            ids = [str(t.task_id) for t in reader.tasks_of_step(self._flow, self._run, self.id, limit=1000)]
             raise not_found(f"Step {self.pathspec} has no task", text, ids)
         return Task._of(row, self._stores)
 
@@ -96,19 +90,19 @@ class Step(ClientObject):
         text = str(task_id)
         if not text.isdigit():
             return False
-        row = task_row(self._stores, self._flow, self._run, int(text))
+        row = self._stores.reader.task(self._flow, self._run, int(text))
         return row is not None and row.step == self.id
 
     @property
     def created_at(self) -> datetime | None:
         """When the step's first task was created."""
-        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        rows = self._stores.reader.tasks_of_step(self._flow, self._run, self.id)
         return to_datetime(min(r.created_at for r in rows)) if rows else None
 
     @property
     def finished_at(self) -> datetime | None:
         """When the step's last task ended, once all of them have; else None."""
-        rows = task_rows(self._stores, self._flow, self._run, self.id)
+        rows = self._stores.reader.tasks_of_step(self._flow, self._run, self.id)
         if not rows or any(r.finished_at is None or r.status == "running" for r in rows):
             return None
         return to_datetime(max(r.finished_at or 0.0 for r in rows))

@@ -1,9 +1,9 @@
-"""The datastore the client reads: its root, a read-only metadata connection, the blob store.
+"""The datastore the client reads: its root, a metadata reader, the blob store.
 
 The root is found like git finds ``.git`` (``HEADWATER_HOME``, else the nearest ``.headwater``
 upwards from the working directory) and cached per process. The cache is keyed by
 ``HEADWATER_HOME`` and the working directory, so changing either picks the right datastore;
-a forked child opens its own connection. Objects keep the stores they were created from.
+a forked child opens its own reader. Objects keep the stores they were created from.
 
 Nothing here writes, except ``writer()`` which opens a short-lived read-write connection for
 tag changes.
@@ -12,21 +12,19 @@ tag changes.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..exceptions import DatastoreError, MetadataError
+from ..exceptions import DatastoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ..datastore.blobs import BlobStore
-    from ..metadata.sqlite import SQLiteMetadata
+    from ..datastore.datastore import Datastore
+    from ..metadata.provider import MetadataReader, MetadataWriter
 
 ENV = "HEADWATER_HOME"  # same as headwater.datastore.root.ENV, which is imported only when needed
 
@@ -41,61 +39,55 @@ class Stores:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.pid = os.getpid()  # SQLite connections must not cross fork: children open their own
-        self._md: SQLiteMetadata | None = None
-        self._blobs: BlobStore | None = None
+        self._reader: MetadataReader | None = None
+        self._datastore: Datastore | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Stores({str(self.root)!r})"
 
-    def _metadata(self) -> SQLiteMetadata | None:
-        if self._md is None:
+    @property
+    def reader(self) -> MetadataReader:
+        """The datastore's run records (empty answers while it has none yet)."""
+        if self._reader is None:
             with self._lock:
-                if self._md is None:
-                    if not (self.root / "metadata.db").exists():
-                        return None  # a datastore with no run yet: nothing to show
-                    from ..metadata.sqlite import SQLiteMetadata
+                if self._reader is None:
+                    from ..metadata import open_reader
 
-                    self._md = SQLiteMetadata(self.root, readonly=True)
-        return self._md
+                    self._reader = open_reader(str(self.root))
+        return self._reader
 
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of a read query; none when the datastore has no metadata database yet."""
-        md = self._metadata()
-        if md is None:
-            return []
-        try:
-            return md.query(sql, args)
-        except sqlite3.Error as exc:
-            raise MetadataError(f"cannot read the metadata database {md.path}: {exc}") from exc
+    @property
+    def datastore(self) -> Datastore:
+        """The datastore's bytes: blobs, logs, cards, code packages."""
+        if self._datastore is None:
+            from ..datastore.datastore import open_datastore
+
+            try:
+                self._datastore = open_datastore(self.root)
+            except OSError as exc:
+                raise DatastoreError(f"cannot open the datastore {self.root}: {exc}") from exc
+        return self._datastore
 
     @property
     def blobs(self) -> BlobStore:
-        if self._blobs is None:
-            from ..datastore.blobs import BlobStore
-            from ..datastore.storage import LocalStorage
-
-            try:
-                self._blobs = BlobStore(LocalStorage(self.root))
-            except OSError as exc:
-                raise DatastoreError(f"cannot open the blob store in {self.root}: {exc}") from exc
-        return self._blobs
+        return self.datastore.blobs
 
     @contextmanager
-    def writer(self) -> Iterator[SQLiteMetadata]:
-        """A read-write metadata connection, closed on exit (only tag changes use it)."""
-        from ..metadata.sqlite import SQLiteMetadata
+    def writer(self) -> Iterator[MetadataWriter]:
+        """A metadata writer, closed on exit (only tag changes use it)."""
+        from ..metadata import open_writer
 
-        md = SQLiteMetadata(self.root)
+        md = open_writer(str(self.root))
         try:
             yield md
         finally:
             md.close()
 
     def close(self) -> None:
-        if self._md is not None:
-            self._md.close()
-            self._md = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 def stores_for(root: Path) -> Stores:
@@ -110,8 +102,23 @@ def stores_for(root: Path) -> Stores:
     return stores
 
 
+_chosen: list[Path] = []  # set by use_datastore(): wins over HEADWATER_HOME and the cwd
+
+
+def use_datastore(root: str | os.PathLike[str] | None) -> None:
+    """Read from the datastore at ``root`` in this process (None: find it again as usual).
+
+    The flow file's ``logs``/``dump``/``card`` commands call it with ``--datastore-root``.
+    """
+    _chosen.clear()
+    if root is not None:
+        _chosen.append(Path(os.path.realpath(os.fspath(root))))
+
+
 def current_stores() -> Stores:
     """The stores of the datastore that ``find_root()`` picks right now (cached)."""
+    if _chosen:
+        return stores_for(_chosen[0])
     pid = os.getpid()
     try:
         cwd = os.getcwd()
@@ -139,3 +146,4 @@ def clear_cache() -> None:
                 stores.close()
         _stores.clear()
         _roots.clear()
+        _chosen.clear()

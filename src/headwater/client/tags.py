@@ -15,7 +15,6 @@ from collections.abc import Iterable
 
 from ..tags import MAX_TAG_LENGTH, validate_tag, validate_tags
 from .errors import TagError
-from .records import run_tags
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 
@@ -32,7 +31,7 @@ def change_tags(run: Run, *, add: Iterable[object] = (), remove: Iterable[object
     if not to_add and not to_remove:
         return
     stores, flow, number = run._stores, run._flow, run._run
-    system = {t for t, is_system in run_tags(stores, flow, number) if is_system}
+    system = {t for t, is_system in stores.reader.tags(flow, number) if is_system}
     protected = sorted(set(to_remove) & system)
     if protected:
         raise TagError(

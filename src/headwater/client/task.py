@@ -17,24 +17,11 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from ..metadata.sqlite import PARAMS_STEP
+from ..metadata.vocabulary import PARAMS_STEP
 from .artifact import DataArtifact
 from .base import ClientObject, check_attempt, load_run, parse_pathspec
 from .errors import ArtifactNotFound, ObjectNotFound, not_found
-from .records import (
-    AttemptRow,
-    TaskRow,
-    artifact_rows,
-    attempt_numbers,
-    attempt_row,
-    child_task_rows,
-    run_row,
-    task_ids_of_step,
-    task_meta,
-    task_row,
-    task_rows_by_id,
-    to_datetime,
-)
+from .records import AttemptRow, TaskRow, to_datetime
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 
@@ -189,7 +176,7 @@ class Task(ClientObject):
     def _task_row(self) -> TaskRow:
         row = self._row
         if row is None or row.status == "running":
-            row = task_row(self._stores, self._flow, self._run, self._task_id)
+            row = self._stores.reader.task(self._flow, self._run, self._task_id)
             if row is None or row.step != self._parts[2]:
                 raise self._missing_task(row)
             self._row = row
@@ -202,7 +189,7 @@ class Task(ClientObject):
                 f"Task {task_id} of run {flow}/{run} belongs to step {row.step!r}, not {step!r}: "
                 f"use {flow}/{run}/{row.step}/{task_id}."
             )
-        ids = [str(i) for i in task_ids_of_step(self._stores, flow, int(run), step)]
+        ids = [str(t.task_id) for t in self._stores.reader.tasks_of_step(flow, int(run), step, limit=1000)]
         if not ids:
             from .step import Step
 
@@ -216,9 +203,9 @@ class Task(ClientObject):
                 self._attempt is not None or self._task_row().status != "running"):
             return cached  # a finished attempt of a finished task never changes
         number = self.current_attempt
-        row = attempt_row(self._stores, self._flow, self._run, self._task_id, number)
+        row = self._stores.reader.attempt(self._flow, self._run, self._task_id, number)
         if row is None and self._attempt is not None:
-            known = [str(a) for a in attempt_numbers(self._stores, self._flow, self._run, self._task_id)]
+            known = [str(a.attempt) for a in self._stores.reader.attempts(self._flow, self._run, self._task_id)]
             raise not_found(f"Task {self.pathspec} has no attempt", str(number), [],
                             hint=f"Its attempts are: {', '.join(known)}." if known else "")
         self._attempt_cache = row
@@ -231,7 +218,7 @@ class Task(ClientObject):
         attempt = self._attempt_row()
         number = self.current_attempt
         recorded_at = attempt.finished_at if attempt is not None else None
-        rows = artifact_rows(self._stores, self._flow, self._run, self._task_id, number)
+        rows = self._stores.reader.artifacts(self._flow, self._run, self._task_id, number)
         found = {row.name: DataArtifact._of(self, row, recorded_at) for row in rows}
         if attempt is not None and attempt.status != "running" and (
                 self._attempt is not None or self._task_row().status != "running"):
@@ -288,7 +275,7 @@ class Task(ClientObject):
     @property
     def attempts(self) -> list[int]:
         """Numbers of every recorded attempt of this task."""
-        return attempt_numbers(self._stores, self._flow, self._run, self._task_id)
+        return [a.attempt for a in self._stores.reader.attempts(self._flow, self._run, self._task_id)]
 
     @property
     def status(self) -> str:
@@ -299,7 +286,7 @@ class Task(ClientObject):
         else:
             status = self._task_row().status
         if status == "running":
-            run = run_row(self._stores, self._flow, self._run)
+            run = self._stores.reader.run(self._flow, self._run)
             if run is not None and run.effective_status() == "abandoned":
                 return "abandoned"
         return status
@@ -373,14 +360,14 @@ class Task(ClientObject):
         if row.origin_run_id is not None:
             out["origin-run-id"] = row.origin_run_id
             out["origin-task-id"] = row.origin_task_id
-        out.update(task_meta(self._stores, self._flow, self._run, self._task_id))
+        out.update(self._stores.reader.task_meta(self._flow, self._run, self._task_id))
         return out
 
     # -- graph neighbours -------------------------------------------------------------------
     @property
     def parent_tasks(self) -> Iterator[Task]:
         """The tasks whose outputs this task started from (several for a join)."""
-        rows = task_rows_by_id(self._stores, self._flow, self._run, self._task_row().parent_ids)
+        rows = self._stores.reader.tasks(self._flow, self._run, self._task_row().parent_ids)
         return iter([Task._of(row, self._stores) for row in rows])
 
     @property
@@ -388,7 +375,7 @@ class Task(ClientObject):
         """The tasks started from this task's outputs (several after a split or foreach)."""
         if self._parts[2] == PARAMS_STEP:
             return iter([])
-        rows = child_task_rows(self._stores, self._flow, self._run, self._task_id)
+        rows, _ = self._stores.reader.child_tasks(self._flow, self._run, self._task_id)
         return iter([Task._of(row, self._stores) for row in rows])
 
     @property
@@ -415,27 +402,24 @@ class Task(ClientObject):
         return Run._bare(self._parts[:2], self._stores_).code
 
     # -- logs --------------------------------------------------------------------------------
-    def _log_file(self, stream: str) -> Any:
-        from ..datastore.logs import log_path
-
+    def _log_lines(self, stream: str) -> list[tuple[float, str]]:
         if stream not in STREAMS:
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}.")
+        ds = self._stores.datastore
         flow, run, step, task_id = self._parts
         attempt = self.current_attempt
-        path = log_path(self._stores.root, flow, run, step, task_id, attempt, stream)
+        where: tuple[Any, ...] = (flow, run, step, task_id, attempt, stream)
         row: Any = self._task_row()
         hops = 0
         # A cloned task printed nothing here: its output is the original's, however many
         # resumes ago that task really ran.
-        while not path.exists() and row is not None and row.origin_run_id is not None \
+        while not ds.has_log(*where) and row is not None and row.origin_run_id is not None \
                 and row.origin_task_id is not None and hops < 100:
             origin_run, origin_task = int(row.origin_run_id), int(row.origin_task_id)
-            path = log_path(self._stores.root, flow, origin_run, step, origin_task, attempt, stream)
-            row = task_row(self._stores, flow, origin_run, origin_task)
+            where = (flow, origin_run, step, origin_task, attempt, stream)
+            row = self._stores.reader.task(flow, origin_run, origin_task)
             hops += 1
-        if not path.exists():
-            path = log_path(self._stores.root, flow, run, step, task_id, attempt, stream)
-        return path
+        return ds.read_log(*where)
 
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime, str]]:
         """``(time printed, line)`` for each line of ``stdout`` or ``stderr`` (so far, if running).
@@ -443,24 +427,18 @@ class Task(ClientObject):
         >>> for when, line in task.loglines("stdout"):  # doctest: +SKIP
         ...     print(when, line)
         """
-        from ..datastore.logs import read_lines
-
-        for ts, text in read_lines(self._log_file(stream)):
+        for ts, text in self._log_lines(stream):
             yield datetime.fromtimestamp(ts), (text if as_unicode else text.encode("utf-8"))  # type: ignore[misc]
 
     @property
     def stdout(self) -> str:
         """Everything the attempt printed to standard output (so far, if it is running)."""
-        from ..datastore.logs import read_text
-
-        return read_text(self._log_file("stdout"))
+        return "".join(text + "\n" for _, text in self._log_lines("stdout"))
 
     @property
     def stderr(self) -> str:
         """Everything the attempt printed to standard error (so far, if it is running)."""
-        from ..datastore.logs import read_text
-
-        return read_text(self._log_file("stderr"))
+        return "".join(text + "\n" for _, text in self._log_lines("stderr"))
 
     # -- notebooks ------------------------------------------------------------------------------
     def _repr_html_(self) -> str:

@@ -1,8 +1,8 @@
 """Per-attempt logs: one file per stream, one timestamped line per printed line.
 
 Each line is stored as ``<unix time with microseconds> <text>\n``. The runtime appends while
-the task runs, so a reader sees what a running task has printed so far; ``read_text`` gives
-the plain output back.
+the task runs, so a reader sees what a running task has printed so far. Where a log lives is
+the datastore's business (``Datastore.log_writer``, ``Datastore.read_log``).
 """
 
 from __future__ import annotations
@@ -11,22 +11,7 @@ import os
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import IO
-
-
-def log_file(root: str | os.PathLike[str], flow: str, run: int | str, step: str,
-             task_id: int | str, attempt: int, stream: str) -> str:
-    """The log file of one stream of one attempt (a string: the runtime avoids pathlib)."""
-    return os.path.join(root, "logs", flow, str(run), step, str(task_id), f"{attempt}.{stream}")
-
-
-def log_path(root: str | os.PathLike[str], flow: str, run: int | str, step: str,
-             task_id: int | str, attempt: int, stream: str) -> Path:
-    """:func:`log_file` as a ``Path``, for the client and the UI."""
-    from pathlib import Path
-
-    return Path(log_file(root, flow, run, step, task_id, attempt, stream))
 
 
 class LogWriter:
@@ -75,7 +60,3 @@ def read_lines(path: str | os.PathLike[str]) -> list[tuple[float, str]]:
             out.append((0.0, line))
     return out
 
-
-def read_text(path: str | os.PathLike[str]) -> str:
-    lines = read_lines(path)
-    return "".join(text + "\n" for _, text in lines)

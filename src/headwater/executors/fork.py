@@ -7,9 +7,8 @@ socket; the template forks a child that wires the pipes to fds 1 and 2 and runs
 ``run_attempt``. A task therefore costs a fork (milliseconds) instead of an interpreter
 start, and is as isolated as a new process: nothing it does leaks into another task.
 
-The template reaps its children and reports each exit status; the scheduler's I/O thread
-reads the pipes, timestamps every line, appends it to the attempt's log file, echoes it to
-the console, and emits :class:`AttemptDone` once the child has exited and its pipes closed.
+The template reaps its children and reports each exit status; the I/O thread of
+:class:`~headwater.executors.pipes.PipeExecutor` reads the pipes into logs and events.
 
 Supervision: when the scheduler dies, even by SIGKILL, Linux sends the template SIGTERM
 (PR_SET_PDEATHSIG); the template then kills every task's process group, which holds the
@@ -24,26 +23,22 @@ import array
 import gc
 import os
 import pickle
-import queue
 import selectors
 import signal
 import sys
-import threading
-import time
 
-from ..datastore.logs import LogWriter, log_file
 from ..task import TaskSpec, run_attempt, warm_up, warm_up_for
-from .base import AttemptDone
+from .pipes import Attempt, PipeExecutor, kill_group
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    import queue
     from typing import Any
 
 MAX_MSG = 1 << 22
-PIPE_GRACE = 2.0  # seconds to wait for a dead task's pipes (a grandchild may hold them)
 
 
-def _set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Ask Linux to send ``sig`` to this process when its parent dies."""
     try:
         import ctypes
@@ -53,50 +48,12 @@ def _set_pdeathsig(sig: int = signal.SIGKILL) -> None:
         pass
 
 
-class _Attempt:
-    """A running attempt as the I/O thread sees it: its pipes, partial lines and exit."""
-
-    __slots__ = ("spec", "logs", "partial", "result_fd", "result", "pid", "status", "exited_at",
-                 "reason")
-
-    def __init__(self, spec: TaskSpec, logs: dict[int, tuple[str, LogWriter]], result_fd: int) -> None:
-        self.spec = spec
-        self.logs = logs  # read fd -> (stream name, log file)
-        self.partial: dict[int, bytes] = {}
-        self.result_fd = result_fd
-        self.result = bytearray()
-        self.pid: int | None = None
-        self.status: int | None = None
-        self.exited_at = 0.0
-        self.reason: str | None = None
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.spec.task_id, self.spec.attempt)
-
-    def open_fds(self) -> list[int]:
-        fds = list(self.logs)
-        if self.result_fd >= 0:
-            fds.append(self.result_fd)
-        return fds
-
-
-class ForkExecutor:
+class ForkExecutor(PipeExecutor):
     name = "fork"
-
-    def __init__(self, flow_cls: type, graph: Any, root: str | os.PathLike[str]) -> None:
-        self.flow_cls = flow_cls
-        self.graph = graph
-        self.root = os.fspath(root)
-        self._attempts: dict[tuple[int, int], _Attempt] = {}
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._closing = False
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, events: queue.Queue, console: Any) -> None:
         """Fork the template. Call before opening databases or starting threads."""
-        self.events = events
-        self.console = console
         parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         scheduler_pid = os.getpid()
         sys.stdout.flush()
@@ -111,24 +68,8 @@ class ForkExecutor:
         child_sock.close()
         self.template_pid = pid
         self.sock = parent_sock
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.selector = selectors.DefaultSelector()
+        super().start(events, console)
         self.selector.register(self.sock, selectors.EVENT_READ, "template")
-        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self.thread = threading.Thread(target=self._io_loop, name="headwater-io", daemon=True)
-        self.thread.start()
-
-    def submit(self, spec: TaskSpec) -> None:
-        self._requests.put(("run", spec))
-        os.write(self._wake_w, b"x")
-
-    def cancel(self, spec: TaskSpec, reason: str) -> None:
-        self._requests.put(("kill", (spec.task_id, spec.attempt), reason))
-        os.write(self._wake_w, b"x")
-
-    def cancel_all(self, reason: str) -> None:
-        self._requests.put(("killall", None, reason))
-        os.write(self._wake_w, b"x")
 
     def close(self) -> None:
         self._closing = True
@@ -142,57 +83,15 @@ class ForkExecutor:
             pass
         self.thread.join(timeout=5)
 
-    # -- the I/O thread -----------------------------------------------------------------------
-    def _io_loop(self) -> None:
-        while True:
-            timeout = self._grace_timeout()
-            for key, _ in self.selector.select(timeout):
-                tag = key.data
-                if tag == "template":
-                    if not self._from_template():
-                        return
-                elif tag == "wake":
-                    self._handle_requests()
-                else:
-                    self._read_pipe(key.fd, tag)
-            self._expire_grace()
+    # -- PipeExecutor -----------------------------------------------------------------------
+    def _spawn(self, att: Attempt, out_w: int, err_w: int, res_w: int) -> None:
+        _send_fds(self.sock, pickle.dumps(("run", att.spec), protocol=5), [out_w, err_w, res_w])
 
-    def _handle_requests(self) -> None:
-        try:
-            os.read(self._wake_r, 65536)
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                req = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            if req[0] == "run":
-                self._launch(req[1])
-            else:
-                keys = [req[1]] if req[0] == "kill" else list(self._attempts)
-                for k in keys:
-                    att = self._attempts.get(k)
-                    if att is not None and att.status is None:
-                        att.reason = att.reason or req[2]
-                        self._send(("kill", k, signal.SIGKILL))
+    def _kill(self, att: Attempt, sig: int) -> None:
+        self._send(("kill", att.key, sig))
 
-    def _launch(self, spec: TaskSpec) -> None:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        res_r, res_w = os.pipe2(os.O_CLOEXEC)
-        logs = {}
-        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
-            logs[fd] = (stream, LogWriter(log_file(self.root, spec.flow, spec.run, spec.step,
-                                                   spec.task_id, spec.attempt, stream)))
-        att = _Attempt(spec=spec, logs=logs, result_fd=res_r)
-        self._attempts[att.key] = att
-        _send_fds(self.sock, pickle.dumps(("run", spec), protocol=5), [out_w, err_w, res_w])
-        for fd in (out_w, err_w, res_w):
-            os.close(fd)
-        for fd in att.open_fds():
-            os.set_blocking(fd, False)
-            self.selector.register(fd, selectors.EVENT_READ, att)
+    def _on_ready(self, tag: Any) -> bool:
+        return self._from_template()
 
     def _send(self, msg: Any) -> None:
         try:
@@ -207,12 +106,7 @@ class ForkExecutor:
             data = b""
         if not data:
             # The template is gone: every attempt still open has died with it.
-            for att in list(self._attempts.values()):
-                if att.status is None:
-                    att.status = -1
-                    att.exited_at = time.monotonic()
-                    att.reason = att.reason or "the worker template process exited"
-                self._close_attempt(att)
+            self._lost_all("the worker template process exited")
             return False
         kind, key, value = pickle.loads(data)
         att = self._attempts.get(key)
@@ -221,94 +115,8 @@ class ForkExecutor:
         if kind == "started":
             att.pid = value
         elif kind == "exited":
-            att.status = value
-            att.exited_at = time.monotonic()
-            if not att.open_fds():
-                self._close_attempt(att)
+            self._exited(att, os.waitstatus_to_exitcode(value))
         return True
-
-    def _read_pipe(self, fd: int, att: _Attempt) -> None:
-        try:
-            data = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            return
-        if fd == att.result_fd:
-            if data:
-                att.result += data
-                return
-            self._unregister(fd)
-            att.result_fd = -1
-        elif data:
-            self._emit_lines(att, fd, data)
-            return
-        else:
-            self._flush_partial(att, fd)
-            self._unregister(fd)
-            att.logs.pop(fd)[1].close()
-        if att.status is not None and not att.open_fds():
-            self._close_attempt(att)
-
-    def _emit_lines(self, att: _Attempt, fd: int, data: bytes) -> None:
-        stream, writer = att.logs[fd]
-        buf = att.partial.pop(fd, b"") + data
-        *lines, rest = buf.split(b"\n")
-        if rest:
-            att.partial[fd] = rest
-        now = time.time()
-        for raw in lines:
-            text = raw.decode("utf-8", "replace")
-            writer.write(now, text)
-            self.console.task_line(att.spec, stream, text)
-        writer.flush()
-
-    def _flush_partial(self, att: _Attempt, fd: int) -> None:
-        rest = att.partial.pop(fd, b"")
-        if rest:
-            self._emit_lines(att, fd, rest + b"\n")
-
-    def _unregister(self, fd: int) -> None:
-        try:
-            self.selector.unregister(fd)
-        except (KeyError, ValueError):
-            pass
-        os.close(fd)
-
-    def _grace_timeout(self) -> float | None:
-        pending = [a.exited_at for a in self._attempts.values() if a.status is not None]
-        if not pending:
-            return None
-        return max(0.0, min(pending) + PIPE_GRACE - time.monotonic())
-
-    def _expire_grace(self) -> None:
-        now = time.monotonic()
-        for att in list(self._attempts.values()):
-            if att.status is not None and now - att.exited_at >= PIPE_GRACE:
-                for fd in list(att.logs):
-                    self._flush_partial(att, fd)
-                    self._unregister(fd)
-                    att.logs.pop(fd)[1].close()
-                if att.result_fd >= 0:
-                    self._unregister(att.result_fd)
-                    att.result_fd = -1
-                self._close_attempt(att)
-
-    def _close_attempt(self, att: _Attempt) -> None:
-        if self._attempts.pop(att.key, None) is None:
-            return
-        for fd in att.open_fds():
-            self._unregister(fd)
-        for _, writer in att.logs.values():
-            writer.close()
-        result = None
-        if att.result:
-            try:
-                result = pickle.loads(bytes(att.result))
-            except Exception:  # a truncated result: the process died while writing it
-                result = None
-        status = att.status if att.status is not None else -1
-        code = os.waitstatus_to_exitcode(status) if status >= 0 else None
-        sig = -code if code is not None and code < 0 else None
-        self.events.put(AttemptDone(att.spec, result, exit_code=code, signal=sig, reason=att.reason))
 
 
 # -- the template process ------------------------------------------------------------------
@@ -319,11 +127,11 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
 
     def scheduler_gone(signum: int, frame: Any) -> None:
         for pid in children:
-            _kill(pid, signal.SIGKILL)  # the task's whole process group
+            kill_group(pid, signal.SIGKILL)  # the task's whole process group
         os._exit(1)
 
     signal.signal(signal.SIGTERM, scheduler_gone)
-    _set_pdeathsig(signal.SIGTERM)
+    set_pdeathsig(signal.SIGTERM)
     if os.getppid() != scheduler_pid:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
@@ -346,7 +154,7 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
                     msg, fds = b"", []
                 if not msg:
                     for pid in children:
-                        _kill(pid, signal.SIGKILL)
+                        kill_group(pid, signal.SIGKILL)
                     return
                 op = pickle.loads(msg)
                 if op[0] == "run":
@@ -370,7 +178,7 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
                 elif op[0] == "kill":
                     pid = by_key.get(op[1])
                     if pid is not None:
-                        _kill(pid, op[2])
+                        kill_group(pid, op[2])
             else:
                 try:
                     os.read(wake_r, 4096)
@@ -411,17 +219,6 @@ def _reply(sock: _socket.socket, msg: Any) -> None:
         pass
 
 
-def _kill(pid: int, sig: int) -> None:
-    """Signal the task and every process it started (each task leads its own process group)."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> None:
     code = 1
     try:
@@ -430,7 +227,7 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the template's handler is not the task's
         os.setpgid(0, 0)  # so stopping the task also stops the processes its step starts
-        _set_pdeathsig()
+        set_pdeathsig()
         gc.unfreeze()
         out, err, res = fds
         os.dup2(out, 1)

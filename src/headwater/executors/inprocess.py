@@ -11,9 +11,8 @@ import io
 import queue
 import sys
 import time
-from pathlib import Path
 
-from ..datastore.logs import LogWriter, log_path
+from ..datastore.logs import LogWriter
 from ..task import TaskSpec, run_attempt
 from .base import AttemptDone
 
@@ -45,16 +44,16 @@ class _Tee(io.TextIOBase):
 class InProcessExecutor:
     name = "inprocess"
 
-    def __init__(self, flow_cls: type, graph: Any, root: Path) -> None:
-        self.flow_cls, self.graph, self.root = flow_cls, graph, Path(root)
+    def __init__(self, flow_cls: type, graph: Any, datastore: Any) -> None:
+        self.flow_cls, self.graph, self.datastore = flow_cls, graph, datastore
 
     def start(self, events: queue.Queue, console: Any) -> None:
         self.events, self.console = events, console
 
     def submit(self, spec: TaskSpec) -> None:
         tees = {
-            s: _Tee(spec, s, LogWriter(log_path(self.root, spec.flow, spec.run, spec.step,
-                                                spec.task_id, spec.attempt, s)), self.console)
+            s: _Tee(spec, s, self.datastore.log_writer(spec.flow, spec.run, spec.step,
+                                                       spec.task_id, spec.attempt, s), self.console)
             for s in ("stdout", "stderr")
         }
         with contextlib.redirect_stdout(tees["stdout"]), contextlib.redirect_stderr(tees["stderr"]):

@@ -24,33 +24,22 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from enum import Enum
 
 from ..exceptions import MetadataError
 from ..user import hostname
+from .provider import MetadataWriter
+from .vocabulary import PARAMS_STEP, PARAMS_TASK, Status  # noqa: F401 - re-exported
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Changes to an existing database, by the version they lead to.
-MIGRATIONS = {2: ["ALTER TABLE tasks ADD COLUMN transition TEXT"]}
-PARAMS_STEP = "_parameters"
-PARAMS_TASK = 0
-
-
-class Status(str, Enum):
-    """Lifecycle of runs, tasks and attempts, stored as its text."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
-
-
+MIGRATIONS = {
+    2: ["ALTER TABLE tasks ADD COLUMN transition TEXT"],
+    3: ["ALTER TABLE attempts ADD COLUMN heartbeat_at REAL"],
+}
 SCHEMA = """
 CREATE TABLE flows (
     flow TEXT PRIMARY KEY,
@@ -109,6 +98,7 @@ CREATE TABLE attempts (
     exception TEXT,
     host TEXT,
     pid INTEGER,
+    heartbeat_at REAL,
     PRIMARY KEY (flow, run_number, task_id, attempt)
 );
 CREATE TABLE artifacts (
@@ -138,7 +128,19 @@ def _uri_path(path: str) -> str:
     return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
 
 
-class SQLiteMetadata:
+def connect_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection to the existing database file ``path``, in autocommit mode.
+
+    Usable from several threads if the caller serializes its use (``check_same_thread`` off).
+    Raises ``sqlite3.Error``; the caller words the error.
+    """
+    db = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True, check_same_thread=False,
+                         isolation_level=None)
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
+class SQLiteMetadata(MetadataWriter):
     """Read and write run records. One instance per process; not shared across fork.
 
     >>> md = SQLiteMetadata(".headwater")          # doctest: +SKIP
@@ -146,6 +148,7 @@ class SQLiteMetadata:
     """
 
     def __init__(self, root: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.url = os.fspath(root)
         self.path = os.path.join(root, "metadata.db")
         self._lock = threading.RLock()
         try:
@@ -235,10 +238,16 @@ class SQLiteMetadata:
             self.db.execute("UPDATE runs SET code_key = ? WHERE flow = ? AND run_number = ?",
                             (code_key, flow, run))
 
-    def heartbeat(self, flow: str, run: int) -> None:
+    def heartbeat(self, flow: str, run: int, attempts: Sequence[tuple[int, int]] = ()) -> None:
+        now = time.time()
         with self.transaction():
             self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE flow = ? AND run_number = ?",
-                            (time.time(), flow, run))
+                            (now, flow, run))
+            if attempts:
+                self.db.executemany(
+                    "UPDATE attempts SET heartbeat_at = ? WHERE flow = ? AND run_number = ?"
+                    " AND task_id = ? AND attempt = ?",
+                    [(now, flow, run, task_id, attempt) for task_id, attempt in attempts])
 
     def finish_run(self, flow: str, run: int, status: Status) -> None:
         now = time.time()
@@ -251,11 +260,13 @@ class SQLiteMetadata:
     # -- tasks and attempts --------------------------------------------------------------
     def new_task(self, flow: str, run: int, task_id: int, step: str, *, foreach_stack: Any = None,
                  parents: Sequence[int] = (), origin: tuple[str, int] | None = None,
-                 status: Status = Status.RUNNING, attempt: int = 0, finished: bool = False) -> None:
+                 status: Status = Status.RUNNING, attempt: int = 0, finished: bool = False,
+                 exist_ok: bool = False) -> None:
         now = time.time()
+        verb = "INSERT OR IGNORE" if exist_ok else "INSERT"
         with self.transaction():
             self.db.execute(
-                "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                f"{verb} INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
                 (flow, run, task_id, step, status.value, attempt, now, now if finished else None,
                  json.dumps(foreach_stack) if foreach_stack else None, json.dumps(list(parents)),
                  origin[0] if origin else None, origin[1] if origin else None),
@@ -263,11 +274,12 @@ class SQLiteMetadata:
 
     def start_attempt(self, flow: str, run: int, task_id: int, attempt: int, *,
                       host: str | None = None, pid: int | None = None) -> None:
+        now = time.time()
         with self.transaction():
             self.db.execute(
-                "INSERT OR REPLACE INTO attempts (flow, run_number, task_id, attempt, status, started_at, host, pid)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (flow, run, task_id, attempt, Status.RUNNING.value, time.time(), host, pid),
+                "INSERT OR REPLACE INTO attempts (flow, run_number, task_id, attempt, status, started_at,"
+                " host, pid, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (flow, run, task_id, attempt, Status.RUNNING.value, now, host, pid, now),
             )
             self.db.execute(
                 "UPDATE tasks SET attempt = ?, status = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
@@ -335,7 +347,7 @@ class SQLiteMetadata:
             )
             self.db.execute(
                 "INSERT INTO attempts SELECT flow, ?, ?, attempt, status, started_at, finished_at,"
-                " exit_reason, exception, host, pid FROM attempts WHERE flow = ? AND run_number = ?"
+                " exit_reason, exception, host, pid, heartbeat_at FROM attempts WHERE flow = ? AND run_number = ?"
                 " AND task_id = ? AND attempt = (SELECT attempt FROM tasks WHERE flow = ?"
                 " AND run_number = ? AND task_id = ?)",
                 (run, task_id, flow, origin_run, origin_task, flow, origin_run, origin_task),

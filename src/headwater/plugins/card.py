@@ -8,7 +8,7 @@
 
 Several ``@card`` may decorate one step. Cards are rendered when the task ends (after its
 artifacts are stored, so they show the real outcome; a failed task gets its cards too) and
-stored with :mod:`headwater.cards.storage` under the datastore, one HTML file each.
+stored through the datastore (:mod:`headwater.datastore.cards`), one HTML file each.
 ``current.card.refresh()`` stores live versions while the step runs. A card that fails or
 exceeds ``timeout`` seconds is replaced by an error card; the task is never affected.
 """
@@ -41,8 +41,9 @@ class card(StepDecorator):  # noqa: N801
     def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
         # Importing the card modules here puts them in the warm worker template: tasks fork
         # with them loaded instead of importing them one task at a time.
-        from ..cards import collector, render, storage, taskview  # noqa: F401
+        from ..cards import collector, render, taskview  # noqa: F401
         from ..cards.base import UnknownCardType, card_class
+        from ..datastore import cards, datastore  # noqa: F401
 
         a = self.attributes
         where = f"@card on step {step_name!r}"
@@ -95,7 +96,7 @@ def _collector(flow: Any, step_name: str) -> Any:
         return existing
     from ..cards.base import card_class
     from ..cards.collector import CardCollector, CardSlot
-    from ..cards.storage import card_dir
+    from ..datastore.datastore import open_datastore
 
     graph = flow.__dict__.get("_hw_graph")
     decos = _cards_of(graph[step_name]) if graph is not None else []
@@ -108,8 +109,8 @@ def _collector(flow: Any, step_name: str) -> Any:
         except LookupError:
             cls, editable, live = None, False, False
         slots.append(CardSlot(index, kind, deco.attributes["id"], editable, live, owner=deco, card_cls=cls))
-    directory = card_dir(current._datastore_root, current.flow_name, current.run_id, step_name,
-                         current.task_id, current._attempt)
+    directory = open_datastore(current._datastore_root).cards(
+        current.flow_name, current.run_id, step_name, current.task_id, current._attempt)
     state: dict[str, Any] = {"status": "running", "exception": None, "finished_at": None,
                              "started_at": time.time()}
 
@@ -125,7 +126,6 @@ def _write_card(flow: Any, slot: Any, directory: Any, state: dict[str, Any], fin
     """Render one card and store it; report, never raise."""
     from ..cards.base import error_page
     from ..cards.render import render_card
-    from ..cards.storage import write_card
     from ..cards.taskview import TaskView
     from ..current import current
 
@@ -148,7 +148,7 @@ def _write_card(flow: Any, slot: Any, directory: Any, state: dict[str, Any], fin
                 graph=graph.to_dict() if graph is not None else None,
                 timeout=float(deco.attributes["timeout"]), card_type=slot.type, card_id=slot.id, final=final,
             )
-        write_card(directory, slot.index, slot.type, slot.id, html, final=final)
+        directory.write(slot.index, slot.type, slot.id, html, final=final)
     except Exception as exc:  # noqa: BLE001 - e.g. a full disk: say so, keep the task's outcome
         print(f"[@card] could not store card {slot.index} ({slot.type}) of {task.pathspec}: "
               f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -67,10 +67,14 @@ class catch(StepDecorator):  # noqa: N801
         from ..task import describe_exception
 
         info = describe_exception(exception)
-        self.record(flow, info)
+        self.task_process_died(flow=flow, step_name=step_name, failure=info)
         return True
 
-    def record(self, flow: Any, info: dict[str, Any]) -> None:
+    def runtime_recovers_process_death(self) -> bool:
+        return True
+
+    def task_process_died(self, *, flow: Any, step_name: str, failure: dict[str, Any]) -> None:
+        info = failure
         if self.attributes["print_exception"]:
             print(f"@catch: the step failed with {info['type']}: {info['message'].rstrip('.')}; the flow continues.",
                   file=sys.stderr)

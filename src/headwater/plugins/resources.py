@@ -20,3 +20,7 @@ class resources(StepDecorator):  # noqa: N801
                 raise BadDecoratorArgument(
                     f"@resources on step {step_name!r}: {key} must be a non-negative number, got {value!r}."
                 )
+
+    def runtime_resources(self) -> dict[str, float] | None:
+        a = self.attributes
+        return {"cpu": float(a["cpu"] or 0), "memory": float(a["memory"] or 0), "gpu": float(a["gpu"] or 0)}

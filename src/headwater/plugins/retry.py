@@ -38,3 +38,6 @@ class retry(StepDecorator):  # noqa: N801 - decorators are lower-case, as in Met
 
     def runtime_retry_count(self) -> int:
         return int(self.attributes["times"])
+
+    def runtime_retry_delay(self) -> float | None:
+        return float(self.attributes["minutes_between_retries"]) * 60.0

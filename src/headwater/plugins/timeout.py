@@ -30,6 +30,9 @@ class timeout(StepDecorator):  # noqa: N801
     name = "timeout"
     defaults = {"seconds": 0, "minutes": 0, "hours": 0}
 
+    def runtime_timeout(self) -> float:
+        return self.limit_seconds()
+
     def limit_seconds(self) -> float:
         a = self.attributes
         return float(a["seconds"] or 0) + 60.0 * float(a["minutes"] or 0) + 3600.0 * float(a["hours"] or 0)

@@ -12,7 +12,7 @@ import queue
 import sys
 
 from .. import __version__
-from ..configs import flow_configs, resolve_delayed
+from ..build import prepare_flow  # noqa: F401 - the CLI imports it from here
 from ..datastore import SerializationError
 from ..exceptions import ParameterError
 from ..graph import FlowGraph
@@ -21,40 +21,6 @@ from ..parameters import Parameter, flow_parameters
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
-
-
-def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
-                 config_texts: dict[str, str] | None = None,
-                 extra_decorators: list[Any] | None = None) -> tuple[FlowGraph, dict[str, Any]]:
-    """Read configs, resolve decorator arguments, build and lint the graph."""
-    from ..lint import check
-
-    config_paths = config_paths or {}
-    config_texts = config_texts or {}
-    configs = flow_configs(flow_cls)
-    known = {c.name for c in configs}
-    for name in (*config_paths, *config_texts):
-        if name not in known:
-            raise ParameterError(
-                f"--config {name}: the flow has no Config named {name!r}"
-                + (f"; its configs are: {', '.join(sorted(known))}" if known else "")
-            )
-    values: dict[str, Any] = {}
-    for cfg in configs:
-        values[cfg.attr] = cfg.load(config_paths.get(cfg.name), config_texts.get(cfg.name))
-    flow_cls._hw_config_values = values  # type: ignore[attr-defined]
-    graph = FlowGraph(flow_cls)
-    for node in graph:
-        for deco in extra_decorators or ():
-            if not any(d.name == deco.name for d in node.decorators):
-                node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
-        for deco in node.decorators:
-            deco.attributes = resolve_delayed(deco.attributes, values)
-    check(graph)
-    for node in graph:
-        for deco in node.decorators:
-            deco.step_init(flow=flow_cls, graph=graph, step_name=node.name)
-    return graph, values
 
 
 def resolve_parameters(flow_cls: type, given: dict[str, str | None], *, user: str) -> dict[str, Any]:
@@ -88,35 +54,36 @@ def class_constants(flow_cls: type) -> dict[str, Any]:
 
 
 def system_tags(user: str) -> list[str]:
-    return [
-        f"user:{user}",
-        "runtime:local",
-        "python_version:{}.{}.{}".format(*sys.version_info[:3]),
-        f"headwater_version:{__version__}",
-    ]
+    from ..metadata.vocabulary import system_tags as tags
+
+    return tags(user, version=__version__)
 
 
 def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], configs: dict[str, Any],
                root: str, user: str, tags: list[str], max_workers: int, max_num_splits: int,
                console: Any, script: str, run_id_file: str | None = None,
                executor_name: str = "fork", resume: tuple[str | None, str | None] | None = None,
-               max_cpu: float | None = None, max_memory: float | None = None) -> tuple[int, bool]:
+               max_cpu: float | None = None, max_memory: float | None = None,
+               decospecs: list[str] | None = None) -> tuple[int, bool]:
     """Record a new run and execute it. Returns (run number, succeeded).
 
     ``resume=(origin_run_id, step)`` makes it a resume of an earlier run: parameters come from
     the origin run and its finished tasks are cloned instead of re-run.
     """
     from ..datastore.codepackage import save_package
+    from ..datastore.datastore import open_datastore
     from ..executors import make_executor
-    from ..metadata import PARAMS_TASK
+    from ..metadata import PARAMS_TASK, open_reader, open_writer
     from .scheduler import Scheduler
-    from .stores import open_stores
 
+    _check_executors(graph, executor_name)
     events: queue.Queue = queue.Queue()
+    ds = open_datastore(root, create=True)
+    blobs = ds.blobs
     # The executor may fork a template process: do it before opening the database.
-    executor = make_executor(executor_name, flow_cls, graph, root)
+    executor = make_executor(executor_name, flow_cls, graph, ds)
     executor.start(events, console)
-    md, blobs = open_stores(root)
+    md = open_writer(root)
     flow = flow_cls.__name__
     try:
         cloner = None
@@ -129,8 +96,13 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         else:
             from .resume import Cloner, find_origin_run
 
-            origin_run = find_origin_run(md, flow, resume[0], user)
-            cloner = Cloner(md, graph, flow, origin_run, resume[1])
+            reader = open_reader(root)
+            try:
+                origin_run = find_origin_run(reader, flow, resume[0], user)
+            except BaseException:
+                reader.close()
+                raise
+            cloner = Cloner(reader, md, graph, flow, origin_run, resume[1])
         run = md.new_run(flow, user=user, tags=tags, system_tags=system_tags(user),
                          graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None)
         if run_id_file:
@@ -141,16 +113,29 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         if cloner is not None:
             cloner.bind(run)
             md.clone_task(flow, run, PARAMS_TASK, origin_run=origin_run, origin_task=PARAMS_TASK, parents=[])
+            params_refs = {a.name: (a.key, a.type, a.size)
+                           for a in cloner.reader.artifacts(flow, origin_run, PARAMS_TASK, 0)}
         else:
             _record_parameters(md, flow, run, param_refs)
-        flow_file = sys.modules[flow_cls.__module__].__file__ or script
+            params_refs = {name: (key, typ, size) for name, key, typ, size in param_refs}
+        module = sys.modules[flow_cls.__module__]
+        flow_file = os.path.realpath(module.__file__ or script)
+        code = {"key": None, "file": os.path.basename(flow_file), "dir": os.path.dirname(flow_file),
+                "module": flow_cls.__module__, "cls": flow_cls.__name__}
 
         def record_code() -> None:
-            md.set_run_code(flow, run, save_package(flow_file, blobs, os.path.join(root, "cache")))
+            code["key"] = save_package(flow_file, blobs, ds.cache_dir())
+            md.set_run_code(flow, run, code["key"])
+
+        if getattr(executor, "needs_code_package", False):
+            record_code()  # a fresh interpreter may need it to find the flow
+            record_code = None  # type: ignore[assignment]
 
         scheduler = Scheduler(
             flow_cls=flow_cls, graph=graph, executor=executor, events=events, md=md, console=console,
-            run=run, root=str(root), user=user, tags=tags, max_workers=max_workers,
+            run=run, root=ds.url, metadata=md.url, code=code, decospecs=list(decospecs or ()),
+            params=params_refs,
+            user=user, tags=tags, max_workers=max_workers,
             max_num_splits=max_num_splits, script=script,
             parameter_names=[p.name for p in flow_parameters(flow_cls)],
             cloner=cloner, origin_run_id=str(origin_run) if origin_run else None,
@@ -161,6 +146,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
     finally:
         executor.close()
         md.close()
+        if cloner is not None:
+            cloner.close()
 
 
 def _save_values(blobs: Any, values: dict[str, Any]) -> list[tuple[str, str, str, int]]:
@@ -183,3 +170,17 @@ def _record_parameters(md: Any, flow: str, run: int, refs: list[tuple[str, str, 
         md.new_task(flow, run, PARAMS_TASK, PARAMS_STEP, status=Status.SUCCEEDED, finished=True)
         md.start_attempt(flow, run, PARAMS_TASK, 0)
         md.finish_attempt(flow, run, PARAMS_TASK, 0, status=Status.SUCCEEDED, artifacts=refs)
+
+
+def _check_executors(graph: FlowGraph, executor_name: str) -> None:
+    """A step whose decorator needs another executor than the run's is refused up front."""
+    from ..exceptions import CommandError
+
+    for node in graph:
+        for deco in node.decorators:
+            wanted = deco.runtime_executor()
+            if wanted is not None and wanted != executor_name:
+                raise CommandError(
+                    f"step {node.name!r}: @{deco.name} runs on the {wanted!r} executor, which this "
+                    f"run cannot use with --executor {executor_name}; run with --executor {wanted}."
+                )

@@ -8,68 +8,75 @@ references are copied (no bytes move, no process starts) and the origin's transi
 replayed. Anything downstream of a task that really runs has new parents, so it runs too.
 That gives Metaflow's behaviour in every graph shape: only failed foreach splits re-run,
 loops replay iteration by iteration, and ``resume STEP`` re-runs STEP and all after it.
+
+The origin run is read through a :class:`~headwater.metadata.provider.MetadataReader`; the
+writer is used only to record clones.
 """
 
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 
 from ..exceptions import CommandError
-from ..metadata import Status
+from ..metadata.records import RunFilter
+from ..metadata.vocabulary import Status
 from .state import TaskInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..metadata.provider import MetadataReader, MetadataWriter
+    from ..metadata.records import OriginTask
 
-# A finished task of the origin run; ``transition`` is None when it never recorded one.
-_OriginTask = namedtuple("_OriginTask", "task_id step status attempt transition")
 
-
-def find_origin_run(md: Any, flow: str, origin_run_id: str | None, user: str) -> int:
+def find_origin_run(reader: MetadataReader, flow: str, origin_run_id: str | None, user: str) -> int:
     """The run to resume: the given id, else the latest run of this flow by this user."""
     if origin_run_id is not None:
         if not str(origin_run_id).isdigit():
             raise CommandError(f"--origin-run-id {origin_run_id!r} is not a run id; run ids are numbers.")
-        rows = md.query("SELECT status FROM runs WHERE flow = ? AND run_number = ?", (flow, int(origin_run_id)))
-        if not rows:
-            others = md.query("SELECT flow FROM runs WHERE run_number = ? AND flow != ? LIMIT 3",
-                              (int(origin_run_id), flow))
+        number = int(origin_run_id)
+        if reader.run(flow, number) is None:
+            others = []
+            for other in reader.flow_names():
+                if other != flow and reader.run(other, number) is not None:
+                    others.append(other)
+                    if len(others) == 3:
+                        break
             extra = ""
             if others:
-                extra = f" (run {origin_run_id} exists for {', '.join(r[0] for r in others)}, another flow)"
+                extra = f" (run {origin_run_id} exists for {', '.join(others)}, another flow)"
             raise CommandError(
                 f"{flow} has no run {origin_run_id}{extra}. List its runs with `headwater runs {flow}`."
             )
-        return int(origin_run_id)
-    rows = md.query(
-        "SELECT run_number FROM runs WHERE flow = ? AND user = ? ORDER BY run_number DESC LIMIT 1", (flow, user)
-    )
+        return number
+    rows, _ = reader.run_page(flow, RunFilter(user=user), 1, 1)
     if not rows:
         raise CommandError(f"{flow} has no runs by {user} to resume; start one with `run` first.")
-    return int(rows[0][0])
+    return int(rows[0].number)
 
 
 class Cloner:
-    """Answers "was this task already done in the origin run?" and copies it if so."""
+    """Answers "was this task already done in the origin run?" and copies it if so.
 
-    def __init__(self, md: Any, graph: Any, flow: str, origin_run: int, rerun_from: str | None) -> None:
+    Reads the origin run through ``reader`` (kept open for the run's clones: ``close()`` it)
+    and records clones through ``md``.
+    """
+
+    def __init__(self, reader: MetadataReader, md: MetadataWriter, graph: Any, flow: str, origin_run: int,
+                 rerun_from: str | None) -> None:
+        self.reader = reader
         self.md = md
         self.flow = flow
         self.origin_run = origin_run
         self.rerun = _downstream(graph, rerun_from) if rerun_from else set()
-        self.by_position: dict[tuple, _OriginTask] = {}
+        self.by_position: dict[tuple, OriginTask] = {}
         self.origin_of: dict[int, int] = {0: 0}  # new task id -> origin task id (0: parameters)
-        rows = md.query(
-            "SELECT task_id, step, status, attempt, parents, foreach_stack, transition FROM tasks"
-            " WHERE flow = ? AND run_number = ?", (flow, origin_run))
-        for task_id, step, status, attempt, parents, stack, transition in rows:
-            frames = json.loads(stack) if stack else []
+        for origin in reader.origin_tasks(flow, origin_run):
+            frames = json.loads(origin.foreach_stack) if origin.foreach_stack else []
             index = frames[-1]["index"] if frames else None
-            key = (step, tuple(json.loads(parents) if parents else ()), index)
-            self.by_position[key] = _OriginTask(task_id, step, status, attempt, json.loads(transition) if transition else None)
+            key = (origin.step, tuple(json.loads(origin.parents) if origin.parents else ()), index)
+            self.by_position[key] = origin
 
     def try_clone(self, task: TaskInfo) -> dict[str, Any] | None:
         """Clone ``task`` if the origin run finished it; return the origin's result, else None."""
@@ -82,19 +89,23 @@ class Cloner:
             parents.append(self.origin_of[parent_id])
         index = task.frames[-1]["index"] if task.frames else None
         origin = self.by_position.get((task.step, tuple(parents), index))
-        if origin is None or origin.status != Status.SUCCEEDED.value or origin.transition is None:
+        if origin is None or origin.status != Status.SUCCEEDED.value or not origin.transition:
             return None
         self.md.clone_task(self.flow, self._run, task.task_id, origin_run=self.origin_run,
                            origin_task=origin.task_id, parents=[p[0] for p in task.parents],
                            foreach_stack=task.frames or None)
         self.origin_of[task.task_id] = origin.task_id
         task.attempt = origin.attempt  # children read the artifacts of this attempt
-        artifacts = self.md.artifacts_of(self.flow, self.origin_run, origin.task_id, origin.attempt)
-        return dict(origin.transition, ok=True,
-                    artifacts=[(name, *ref) for name, ref in artifacts.items()])
+        artifacts = self.reader.artifacts(self.flow, self.origin_run, origin.task_id, origin.attempt)
+        return dict(json.loads(origin.transition), ok=True,
+                    artifacts=[(a.name, a.key, a.type, a.size) for a in artifacts])
 
     def bind(self, run: int) -> None:
         self._run = run
+
+    def close(self) -> None:
+        """Release the reader of the origin run."""
+        self.reader.close()
 
 
 def _downstream(graph: Any, step: str) -> set[str]:

@@ -24,7 +24,7 @@ import time
 from collections import Counter, deque
 
 from ..executors.base import AttemptDone
-from ..metadata import PARAMS_TASK, Status
+from ..metadata import Status
 from ..task import TaskSpec
 from .state import RunState, TaskInfo
 
@@ -46,6 +46,8 @@ class _Retry:
 class Scheduler:
     def __init__(self, *, flow_cls: type, graph: Any, executor: Any, events: queue.Queue,
                  md: Any, console: Any, run: int, root: str, user: str, tags: list[str],
+                 metadata: str | None = None, code: dict | None = None,
+                 decospecs: list[str] | None = None, params: dict | None = None,
                  max_workers: int = 16, max_num_splits: int = 100,
                  origin_run_id: str | None = None, parameter_names: list[str] | None = None,
                  script: str = "flow.py", cloner: Any = None, max_cpu: float | None = None,
@@ -58,6 +60,10 @@ class Scheduler:
         self.console = console
         self.run_number = run
         self.root = root
+        self.metadata = metadata if metadata is not None else root
+        self.code = code
+        self.decospecs = decospecs or []
+        self.params = params or {}  # the run's parameters task's artifact refs
         self.user = user
         self.tags = tags
         self.max_workers = max(1, max_workers)
@@ -87,7 +93,6 @@ class Scheduler:
         it runs once the first tasks are launched, while they run.
         """
         started = time.time()
-        self.params = self.md.artifacts_of(self.flow, self.run_number, PARAMS_TASK, 0)
         start = self.state.first_task()
         start.inputs = self.params  # the start step's parent is the parameters task
         self.ready.append(start)
@@ -161,8 +166,9 @@ class Scheduler:
 
     def _needs(self, step: str) -> dict[str, float]:
         for d in self.graph[step].decorators:
-            if d.name == "resources":
-                return {"cpu": float(d.attributes["cpu"] or 0), "memory": float(d.attributes["memory"] or 0)}
+            wanted = d.runtime_resources()
+            if wanted is not None:
+                return {"cpu": float(wanted.get("cpu") or 0), "memory": float(wanted.get("memory") or 0)}
         return {"cpu": 1.0, "memory": 0.0}
 
     def _fits(self, step: str) -> bool:
@@ -207,7 +213,8 @@ class Scheduler:
             max_num_splits=self.max_num_splits, max_retries=self._max_retries(task.step),
             user=self.user, tags=self.tags, origin_run_id=self.origin_run_id,
             parameter_names=self.parameter_names, recover=task.recover,
-            params=self.params, inputs=task.inputs,
+            params=self.params, inputs=task.inputs, metadata=self.metadata, code=self.code,
+            decospecs=self.decospecs,
         )
 
     # -- outcomes ----------------------------------------------------------------------------
@@ -307,24 +314,22 @@ class Scheduler:
 
     def _retry_delay(self, step: str) -> float:
         for d in self.graph[step].decorators:
-            minutes = d.attributes.get("minutes_between_retries")
-            if minutes is not None:
-                return float(minutes) * 60.0
+            delay = d.runtime_retry_delay()
+            if delay is not None:
+                return float(delay)
         return 0.0
 
     def _has_catch(self, step: str) -> bool:
-        return any(d.name == "catch" for d in self.graph[step].decorators)
+        return any(d.runtime_recovers_process_death() for d in self.graph[step].decorators)
 
     def _timeout(self, step: str) -> float:
-        for d in self.graph[step].decorators:
-            if d.name == "timeout":
-                return float(d.limit_seconds())
-        return 0.0
+        return max([float(d.runtime_timeout()) for d in self.graph[step].decorators] or [0.0])
 
     def _heartbeat(self) -> None:
         while not self._stop_heartbeat.wait(HEARTBEAT_SECONDS):
             try:
-                self.md.heartbeat(self.flow, self.run_number)
+                # Every running attempt too: a reader judges liveness per attempt.
+                self.md.heartbeat(self.flow, self.run_number, list(self.running))
             except Exception:  # noqa: BLE001 - a missed heartbeat is not worth failing the run
                 pass
 

@@ -33,9 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..client.records import attempt_row, run_row
 from ..client.stores import stores_for
-from ..datastore.logs import read_text
 from ..exceptions import HeadwaterException
 from . import cards, logs, security
 from .html import Page, h, layout
@@ -212,27 +210,28 @@ class UI:
             return JSONResponse({"error": str(exc)}, 400)
         except NotFound as exc:
             return JSONResponse({"error": exc.message}, 404)
-        path = logs.path_of(self.root, row, attempt, stream)
+        ds = self.stores.datastore
+        ref = logs.locate(ds, row, attempt, stream)
         if request.query_params.get("raw"):
-            return PlainTextResponse(read_text(path), headers={"cache-control": "no-store"})
-        chunk = logs.read(path, offset)
-        done = self._log_done(row.flow, run, task_id, attempt, path, chunk.offset)
+            return PlainTextResponse(logs.text_of(ds, ref), headers={"cache-control": "no-store"})
+        chunk = logs.read_chunk(ds, ref, offset)
+        done = self._log_done(row.flow, run, task_id, attempt, ref, chunk.offset)
         lines = [[task_view.stamp(ts), text] for ts, text in chunk.lines]
         return JSONResponse({"lines": lines, "offset": chunk.offset, "done": done},
                             headers={"cache-control": "no-store"})
 
-    def _log_done(self, flow: str, run: int, task_id: int, attempt: int, path: Path, offset: int) -> bool:
+    def _log_done(self, flow: str, run: int, task_id: int, attempt: int, ref: tuple, offset: int) -> bool:
         """Whether the log will not grow any more: the attempt ended a moment ago and all is read."""
-        run_record = run_row(self.stores, flow, run)
+        run_record = self.stores.reader.run(flow, run)
         if run_record is not None and run_record.effective_status() == "abandoned":
             return True
-        row = attempt_row(self.stores, flow, run, task_id, attempt)
+        row = self.stores.reader.attempt(flow, run, task_id, attempt)
         if row is None or row.status == "running" or row.finished_at is None:
             return False
         if time.time() - row.finished_at < task_view.LOG_DONE_AFTER:
             return False
         try:
-            return offset >= path.stat().st_size
+            return offset >= logs.size_of(self.stores.datastore, ref)
         except OSError:
             return True
 
@@ -241,9 +240,9 @@ class UI:
         headers = {"content-security-policy": security.CARD_CSP, "cache-control": "no-store",
                    "x-frame-options": "SAMEORIGIN"}
         try:
-            folder = cards.directory(self.root, name("flow", p["flow"]), number("run id", p["run"]),
-                                     name("step", p["step"]), number("task id", p["task"]),
-                                     number("attempt", p["attempt"]))
+            folder = self.stores.datastore.cards(name("flow", p["flow"]), number("run id", p["run"]),
+                                                 name("step", p["step"]), number("task id", p["task"]),
+                                                 number("attempt", p["attempt"]))
             index = number("card index", p["index"])
         except BadSegment as exc:
             return HTMLResponse(cards.message_page(str(exc)), 400, headers)

@@ -1,8 +1,8 @@
 """A task attempt's cards: which there are, and each one's HTML for its sandboxed frame.
 
-Cards are read through the card storage layout (``headwater.cards.storage``): the directory
-comes from validated path parts, and a card's file name from the attempt's index is reduced
-to its base name, so nothing outside the attempt's card directory is ever opened.
+Cards are read through the datastore (``Datastore.cards(...)``, ``datastore/cards.py``): the
+folder comes from validated path parts, and a card's file name from the attempt's index is
+reduced to its base name, so nothing outside the attempt's cards is ever opened.
 
 A card is shown in ``<iframe sandbox="allow-scripts">`` (never ``allow-same-origin``) from its
 own URL, served with ``security.CARD_CSP``: its scripts run in an opaque origin and cannot
@@ -20,9 +20,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..cards.storage import CardInfo, card_dir, read_card
+from ..datastore.cards import INDEX, CardFolder, CardInfo
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from ..datastore.datastore import Datastore
 
 RESIZE = ("<script>(function(){var i=%d;function s(){try{parent.postMessage({headwaterCard:i,"
           "height:Math.max(document.documentElement.scrollHeight,document.body?document.body."
@@ -41,35 +44,34 @@ class Card:
         return self.info.id or f"Card {self.info.index + 1}"
 
 
-def directory(root: Path, flow: str, run: int, step: str, task_id: int, attempt: int) -> Path:
-    return card_dir(root, flow, run, step, task_id, attempt)
+def directory(ds: Datastore, flow: str, run: int, step: str, task_id: int, attempt: int) -> CardFolder:
+    return ds.cards(flow, run, step, task_id, attempt)
 
 
-def list_for(folder: Path) -> tuple[list[Card], str | None]:
+def list_for(folder: CardFolder) -> tuple[list[Card], str | None]:
     """The attempt's cards in order, and a problem with the index itself if there is one."""
-    index = folder / "index.json"
     try:
-        raw = index.read_text(encoding="utf-8")
+        raw = folder.index_text()
     except (FileNotFoundError, NotADirectoryError):
         return [], None
     except (OSError, UnicodeDecodeError) as exc:
-        return [], f"The list of cards ({index.name}) cannot be read: {exc}."
+        return [], f"The list of cards ({INDEX}) cannot be read: {exc}."
     try:
         entries = json.loads(raw)
         infos = [CardInfo(**entry) for entry in entries]
         for info in infos:
             int(info.index)
     except (ValueError, TypeError) as exc:
-        return [], f"The list of cards ({index.name}) is corrupted: {type(exc).__name__}."
+        return [], f"The list of cards ({INDEX}) is corrupted: {type(exc).__name__}."
     cards = []
     for info in infos:
         name = os.path.basename(str(info.file))
-        problem = None if (folder / name).is_file() else "This card's file is missing."
+        problem = None if folder.has(name) else "This card's file is missing."
         cards.append(Card(info, problem))
     return cards, None
 
 
-def html_of(folder: Path, index: int) -> tuple[str | None, str]:
+def html_of(folder: CardFolder, index: int) -> tuple[str | None, str]:
     """``(html, "")`` for card ``index`` with the resize script added, or ``(None, why)``."""
     cards, problem = list_for(folder)
     if problem:
@@ -78,7 +80,7 @@ def html_of(folder: Path, index: int) -> tuple[str | None, str]:
     if card is None:
         return None, f"There is no card {index} for this attempt."
     try:
-        text = read_card(folder, card.info)
+        text = folder.read(card.info)
     except (FileNotFoundError, NotADirectoryError):
         return None, "This card's file is missing."
     except UnicodeDecodeError:

@@ -3,7 +3,7 @@
 Every path segment of a URL is checked here before anything reads the datastore: flow and
 step names must be Python identifiers, run and task ids and attempts plain digits. A URL's
 text is never joined into a file path; files are found from validated parts only, through the
-datastore's own layout functions (``log_path``, ``card_dir``).
+datastore (``Datastore.read_log_bytes``, ``Datastore.cards``), which alone knows its layout.
 
 ``Guard`` is the ASGI middleware in front of every route:
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ...client.records import artifact_row, artifact_rows
 from .. import previews
 from ..html import Page, facts, h, href, section, size
 from .common import Ctx, NotFound, load_task
@@ -12,10 +11,10 @@ from .task import pick_attempt
 def artifact_page(ctx: Ctx, flow: str, run: int, step: str, task_id: int, name: str) -> Page:
     row = load_task(ctx, flow, run, step, task_id)
     number, _ = pick_attempt(ctx, row)
-    art = artifact_row(ctx.stores, flow, run, task_id, number, name)
+    arts = ctx.reader.artifacts(flow, run, task_id, number)
+    art = next((a for a in arts if a.name == name), None)
     if art is None:
-        names = [a.name for a in artifact_rows(ctx.stores, flow, run, task_id, number)
-                 if not a.name.startswith("_")]
+        names = [a.name for a in arts if not a.name.startswith("_")]
         listed = f" Its artifacts: {', '.join(names[:20])}." if names else ""
         raise NotFound(f"Task {flow}/{run}/{step}/{task_id} (attempt {number}) has no artifact {name}.{listed}",
                        (f"task {flow}/{run}/{step}/{task_id}", href(flow, run, step, task_id)))

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...client.records import RunRow, TaskRow, run_row, task_row
 from ...client.stores import Stores
+from ...datastore.datastore import Datastore
+from ...metadata.provider import MetadataReader
+from ...metadata.records import RunRow, TaskRow
 from ..html import h, href
 
 RUNS_PER_PAGE = 50
@@ -36,6 +38,15 @@ class Ctx:
     @property
     def root(self) -> Path:
         return self.stores.root
+
+    @property
+    def datastore(self) -> Datastore:
+        """The bytes of the runs: logs, cards, artifacts."""
+        return self.stores.datastore
+
+    @property
+    def reader(self) -> MetadataReader:
+        return self.stores.reader
 
     def arg(self, key: str, allowed: tuple[str, ...] | None = None) -> str | None:
         value = (self.query.get(key) or "").strip()
@@ -81,12 +92,12 @@ def live_region(url: str, inner: str, *, done: bool, every_ms: int = 1000, name:
 
 
 def load_flow(ctx: Ctx, flow: str) -> None:
-    if not ctx.stores.query("SELECT 1 FROM flows WHERE flow = ?", (flow,)):
+    if ctx.reader.flow_created_at(flow) is None:
         raise NotFound(f"There is no flow named {flow} in this datastore.", ("all flows", "/"))
 
 
 def load_run(ctx: Ctx, flow: str, run: int) -> RunRow:
-    row = run_row(ctx.stores, flow, run)
+    row = ctx.reader.run(flow, run)
     if row is None:
         load_flow(ctx, flow)
         raise NotFound(f"{flow} has no run {run}.", (f"runs of {flow}", href(flow)))
@@ -95,14 +106,13 @@ def load_run(ctx: Ctx, flow: str, run: int) -> RunRow:
 
 def load_step(ctx: Ctx, flow: str, run: int, step: str) -> None:
     load_run(ctx, flow, run)
-    if not ctx.stores.query("SELECT 1 FROM tasks WHERE flow = ? AND run_number = ? AND step = ? LIMIT 1",
-                            (flow, run, step)):
+    if not ctx.reader.has_step(flow, run, step):
         raise NotFound(f"Run {flow}/{run} has no step {step} (or no task of it has started yet).",
                        (f"run {flow}/{run}", href(flow, run)))
 
 
 def load_task(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> TaskRow:
-    row = task_row(ctx.stores, flow, run, task_id)
+    row = ctx.reader.task(flow, run, task_id)
     if row is None or row.step != step:
         load_step(ctx, flow, run, step)
         where = f" (it belongs to step {row.step})" if row is not None else ""

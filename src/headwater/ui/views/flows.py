@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...client.records import RunRow
+from ...metadata.records import RunRow
 from ..html import (
     Page,
     ago,
@@ -19,16 +19,7 @@ from ..html import (
     table,
     when,
 )
-from ..queries import (
-    RUN_STATUSES,
-    RunFilter,
-    flow_status_counts,
-    flow_summaries,
-    flow_user_tags,
-    flow_users,
-    run_page,
-    tags_of_runs,
-)
+from ..queries import RUN_STATUSES, RunFilter
 from .common import RUNS_PER_PAGE, Ctx, Live, live_region, load_flow, user_of
 
 REFRESH_MS = 2000  # lists refresh more slowly than a running run's page
@@ -37,7 +28,7 @@ REFRESH_MS = 2000  # lists refresh more slowly than a running run's page
 # -- / ----------------------------------------------------------------------------------------
 
 def index_live(ctx: Ctx) -> Live:
-    flows = flow_summaries(ctx.stores)
+    flows = ctx.reader.flow_summaries()
     if not flows:
         return Live('<div class="emptystate"><h2>No runs yet</h2><p>Run a flow from this project, '
                     'e.g. <code>python flow.py run</code>; it appears here as soon as it starts.</p>'
@@ -55,7 +46,7 @@ def index_live(ctx: Ctx) -> Live:
             f'<a class="mono" href="{href(f.name, last.number)}">#{last.number}</a>',
             badge(status),
             f'<span title="{h(ago(last.created_at, ctx.now))}">{when(last.created_at)}</span>',
-            duration(last.created_at, last.finished_at, running=status == "running"),
+            duration(last.created_at, last.ended_at(ctx.now), running=status == "running"),
             h(last.user),
             count(f.runs),
             f'<span class="strip">{strip}</span>',
@@ -88,7 +79,7 @@ def _run_line(flow: str, row: RunRow, tags: list[tuple[str, bool]], ctx: Ctx) ->
         f'<a class="mono strong" href="{href(flow, row.number)}">#{row.number}</a>{origin}',
         badge(status),
         f'<span title="{h(ago(row.created_at, ctx.now))}">{when(row.created_at)}</span>',
-        duration(row.created_at, row.finished_at, running=status == "running"),
+        duration(row.created_at, row.ended_at(ctx.now), running=status == "running"),
         f'<a href="{href(flow, user=user_of(tags, row.user))}">{h(user_of(tags, row.user))}</a>',
         chips(user_tags, link=(flow,)),
     )
@@ -99,7 +90,7 @@ def durations_chart(flow: str, rows: list[RunRow], now: float) -> str:
     if len(rows) < 2:
         return ""
     runs = list(reversed(rows))
-    took = [((r.finished_at or now) - r.created_at) for r in runs]
+    took = [((r.ended_at(now) or now) - r.created_at) for r in runs]
     top = max(max(took), 0.001)
     slots = max(len(runs), RUNS_PER_PAGE)  # few runs: thin bars on the right, like a longer history
     width, height, gap = 100 / slots, 56, 0.25
@@ -119,8 +110,8 @@ def durations_chart(flow: str, rows: list[RunRow], now: float) -> str:
 
 def flow_live(ctx: Ctx, flow: str) -> Live:
     filt, page = _filters(ctx), ctx.page()
-    rows, total = run_page(ctx.stores, flow, filt, page, RUNS_PER_PAGE)
-    tags = tags_of_runs(ctx.stores, flow, [r.number for r in rows])
+    rows, total = ctx.reader.run_page(flow, filt, page, RUNS_PER_PAGE)
+    tags = ctx.reader.tags_of_runs(flow, [r.number for r in rows])
     lines = [_run_line(flow, r, tags[r.number], ctx) for r in rows]
     keep = {"status": filt.status, "user": filt.user, "tag": filt.tag}
     filtered = any(keep.values())
@@ -138,8 +129,8 @@ def _filter_form(ctx: Ctx, flow: str) -> str:
         f'<option value="{s}"{" selected" if filt.status == s else ""}>{s}</option>' for s in RUN_STATUSES]
     users = ['<option value="">anyone</option>'] + [
         f'<option value="{h(u)}"{" selected" if filt.user == u else ""}>{h(u)}</option>'
-        for u in flow_users(ctx.stores, flow)]
-    tag_list = "".join(f'<option value="{h(t)}">' for t in flow_user_tags(ctx.stores, flow))
+        for u in ctx.reader.users(flow)]
+    tag_list = "".join(f'<option value="{h(t)}">' for t in ctx.reader.user_tags(flow))
     clear = f' <a href="{href(flow)}">clear</a>' if any((filt.status, filt.user, filt.tag)) else ""
     return (f'<form class="filters" method="get" action="{href(flow)}">'
             f'<label>status <select name="status">{"".join(options)}</select></label>'
@@ -153,7 +144,7 @@ def flow_page(ctx: Ctx, flow: str) -> Page:
     load_flow(ctx, flow)
     live = flow_live(ctx, flow)
     url = href(flow, **{k: ctx.query.get(k) for k in ("status", "user", "tag", "page")}, part="live")
-    counts = flow_status_counts(ctx.stores, flow, ctx.now)
+    counts = ctx.reader.run_counts(flow)
     words = " · ".join(f'<a class="c-{s}" href="{href(flow, status=s)}">{count(n)} {s}</a>'
                        for s, n in sorted(counts.items()))
     body = (f'<div class="head"><h1>{h(flow)}</h1><span class="muted">{count(sum(counts.values()))} runs'

@@ -1,16 +1,17 @@
 """``/<Flow>/<run>``: the graph with each step's status, a timeline, counts, parameters, tags.
 
 Everything that moves while the run is going (status, counts, graph, timeline, steps table)
-is one live region, rebuilt from one ``GROUP BY`` over the run's tasks plus, for runs of up to
-``timeline.TASK_ROWS`` tasks, one query for their times.
+is one live region, rebuilt from the reader's step statistics plus, for runs of up to
+``timeline.TASK_ROWS`` tasks, their times. An abandoned run's timeline and duration end at its
+last heartbeat.
 """
 
 from __future__ import annotations
 
 import json
 
-from ...client.records import RunRow, artifact_rows, run_tags, task_rows
-from ...metadata.sqlite import PARAMS_TASK
+from ...metadata.records import RunRow
+from ...metadata.vocabulary import PARAMS_TASK
 from .. import graph_svg, previews, timeline
 from ..html import (
     Page,
@@ -26,7 +27,7 @@ from ..html import (
     table,
     when,
 )
-from ..queries import failures, status_counts, step_stats, timeline_tasks
+from ..queries import status_counts
 from .common import Ctx, Live, graph_of, live_region, load_run
 
 RESULTS_SHOWN = 30
@@ -47,7 +48,7 @@ def _summary(ctx: Ctx, flow: str, row: RunRow, status: str, counts: dict[str, in
     return (f'<div class="summary">{badge(status)}'
             f'<span class="big">{count(total)} task{"s" if total != 1 else ""}</span>'
             f'<span>{words or "no task yet"}</span>'
-            f'<span class="muted">duration {duration(row.created_at, row.finished_at, running=status == "running")}'
+            f'<span class="muted">duration {duration(row.created_at, row.ended_at(ctx.now), running=status == "running")}'
             f'</span></div>{counts_bar(counts, total)}{note}')
 
 
@@ -56,7 +57,7 @@ def _failures(ctx: Ctx, flow: str, run: int, failed: int) -> str:
     if not failed:
         return ""
     items = []
-    for f in failures(ctx.stores, flow, run, FAILURES_SHOWN):
+    for f in ctx.reader.failures(flow, run, FAILURES_SHOWN):
         why = f.exit_reason or "failed"
         if f.exception:
             try:
@@ -73,19 +74,24 @@ def _failures(ctx: Ctx, flow: str, run: int, failed: int) -> str:
 def run_live(ctx: Ctx, flow: str, run: int) -> Live:
     row = load_run(ctx, flow, run)
     status = row.effective_status(ctx.now)
-    stats = step_stats(ctx.stores, flow, run)
+    stats = ctx.reader.step_stats(flow, run)
     steps = graph_svg.steps_from_graph(graph_of(row), list(stats))
 
     def step_link(name: str) -> str:
         return href(flow, run, name)
 
     graph = graph_svg.draw(steps, stats, status, step_link)
-    tasks = timeline_tasks(ctx.stores, flow, run, timeline.TASK_ROWS)
+    tasks = ctx.reader.timeline(flow, run, timeline.TASK_ROWS)
     if tasks is not None:
         rows = timeline.task_rows(tasks, status, lambda step, tid: href(flow, run, step, tid))
     else:
         rows = timeline.step_rows([s["name"] for s in steps], stats, status, step_link)
-    lanes = timeline.draw(rows, row.created_at, row.finished_at)
+    ended = row.ended_at(ctx.now)
+    if status == "abandoned":  # nothing has moved since the last heartbeat: stop the bars there
+        for lane in rows:
+            if lane.end is None:
+                lane.end = max(ended or lane.start, lane.start)
+    lanes = timeline.draw(rows, row.created_at, ended)
     lines = []
     for s in steps:
         st = stats.get(s["name"])
@@ -117,7 +123,7 @@ def run_live(ctx: Ctx, flow: str, run: int) -> Live:
 
 
 def _parameters(ctx: Ctx, flow: str, run: int) -> str:
-    rows = artifact_rows(ctx.stores, flow, run, PARAMS_TASK, 0)
+    rows = ctx.reader.artifacts(flow, run, PARAMS_TASK, 0)
     names_row = next((r for r in rows if r.name == "_parameter_names"), None)
     names = None
     if names_row is not None:
@@ -136,12 +142,12 @@ def _results(ctx: Ctx, flow: str, run: int, row: RunRow) -> str:
     if row.status != "succeeded":
         return ""
     end = next((s["name"] for s in (graph_of(row) or {}).get("steps", []) if s.get("type") == "end"), "end")
-    tasks = task_rows(ctx.stores, flow, run, end, limit=1)
+    tasks = ctx.reader.tasks_of_step(flow, run, end, limit=1)
     if not tasks:
         return ""
     task = tasks[0]
-    params = {r.name for r in artifact_rows(ctx.stores, flow, run, PARAMS_TASK, 0)}
-    arts = [a for a in artifact_rows(ctx.stores, flow, run, task.task_id, task.attempt)
+    params = {r.name for r in ctx.reader.artifacts(flow, run, PARAMS_TASK, 0)}
+    arts = [a for a in ctx.reader.artifacts(flow, run, task.task_id, task.attempt)
             if not a.name.startswith("_") and a.name not in params]
     lines = [(f'<a class="mono strong" href="{href(flow, run, end, task.task_id, a.name)}">{h(a.name)}</a>',
               previews.inline(ctx.stores.blobs, a), f'<span class="muted">{h(a.type)}</span>')
@@ -157,11 +163,15 @@ def _results(ctx: Ctx, flow: str, run: int, row: RunRow) -> str:
 def run_page(ctx: Ctx, flow: str, run: int) -> Page:
     row = load_run(ctx, flow, run)
     live = run_live(ctx, flow, run)
-    tags = run_tags(ctx.stores, flow, run)
+    tags = ctx.reader.tags(flow, run)
     user_tags = [t for t, system in tags if not system]
     system_tags = [t for t, system in tags if system]
     info = [("user", f'<a href="{href(flow, user=row.user)}">{h(row.user)}</a>'),
-            ("started", when(row.created_at)), ("finished", when(row.finished_at))]
+            ("started", when(row.created_at))]
+    if row.effective_status(ctx.now) == "abandoned":
+        info.append(("last heartbeat", when(row.heartbeat_at)))
+    else:
+        info.append(("finished", when(row.finished_at)))
     if row.origin_run_id:
         info.append(("resumed from", f'<a href="{href(flow, row.origin_run_id)}">{h(flow)}/{h(row.origin_run_id)}</a>'
                      if row.origin_run_id.isdigit() else h(row.origin_run_id)))

@@ -16,7 +16,7 @@ from ..html import (
     table,
     when,
 )
-from ..queries import TASK_STATUSES, first_starts, step_durations, step_stats, task_page
+from ..queries import TASK_STATUSES
 from .common import (
     TASKS_PER_PAGE,
     Ctx,
@@ -32,10 +32,10 @@ from .common import (
 def step_live(ctx: Ctx, flow: str, run: int, step: str) -> Live:
     row = load_run(ctx, flow, run)
     run_status = row.effective_status(ctx.now)
-    stats = step_stats(ctx.stores, flow, run).get(step)
+    stats = ctx.reader.step_stats(flow, run).get(step)
     status_filter, page = ctx.arg("status", TASK_STATUSES), ctx.page()
-    tasks, total = task_page(ctx.stores, flow, run, step, status_filter, page, TASKS_PER_PAGE)
-    starts = first_starts(ctx.stores, flow, run, [t.task_id for t in tasks])
+    tasks, total = ctx.reader.task_page(flow, run, step, status_filter, page, TASKS_PER_PAGE)
+    starts = ctx.reader.first_starts(flow, run, [t.task_id for t in tasks])
     lines = []
     for t in tasks:
         status = task_status(t, run_status)
@@ -61,7 +61,7 @@ def step_live(ctx: Ctx, flow: str, run: int, step: str) -> Live:
         label = "abandoned" if s == "running" and run_status == "abandoned" else s
         filters.append(f'<a class="{"on" if status_filter == s else ""} c-{label}" '
                        f'href="{href(flow, run, step, status=s)}">{label} {count(n)}</a>')
-    spread = step_durations(ctx.stores, flow, run, step) if all_tasks > 1 else None
+    spread = ctx.reader.step_durations(flow, run, step) if all_tasks > 1 else None
     timing = ""
     if spread is not None:
         timing = (f'<p class="muted small">{count(spread.count)} finished tasks took: median '

@@ -10,17 +10,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from ...client.records import (
-    AttemptRow,
-    TaskRow,
-    artifact_rows,
-    attempt_numbers,
-    attempt_row,
-    task_rows_by_id,
-)
+from ...metadata.records import AttemptRow, TaskRow
 from .. import cards, logs, previews
 from ..html import Page, badge, count, duration, facts, h, href, section, size, table, when
-from ..queries import child_tasks
 from .common import Ctx, Live, NotFound, foreach_of, live_region, load_run, load_task
 
 CHILDREN_SHOWN = 12
@@ -29,7 +21,7 @@ LOG_DONE_AFTER = 2.0  # seconds after an attempt ends before its log is taken as
 
 def pick_attempt(ctx: Ctx, row: TaskRow) -> tuple[int, list[int]]:
     """The attempt asked for with ``?attempt=N`` (404 if unknown), else the latest."""
-    numbers = attempt_numbers(ctx.stores, row.flow, row.run, row.task_id)
+    numbers = [a.attempt for a in ctx.reader.attempts(row.flow, row.run, row.task_id)]
     asked = ctx.query.get("attempt")
     if asked is None or asked == "":
         return row.attempt, numbers
@@ -52,7 +44,7 @@ def _status(row: TaskRow, attempt: AttemptRow | None, latest: bool, run_status: 
 def _neighbours(ctx: Ctx, row: TaskRow) -> list[tuple[str, str]]:
     out = []
     ids = row.parent_ids
-    parents = task_rows_by_id(ctx.stores, row.flow, row.run, ids[:CHILDREN_SHOWN])
+    parents = ctx.reader.tasks(row.flow, row.run, ids[:CHILDREN_SHOWN])
     if parents:
         links = " ".join(f'<a class="mono" href="{href(row.flow, row.run, p.step, p.task_id)}">'
                          f'{h(p.step)}/{p.task_id}</a>' for p in parents)
@@ -60,7 +52,7 @@ def _neighbours(ctx: Ctx, row: TaskRow) -> list[tuple[str, str]]:
             links += (f' <a href="{href(row.flow, row.run, parents[0].step)}">and {count(len(ids) - len(parents))} '
                       f'more &rarr;</a>')
         out.append(("parents", links))
-    kids, total = child_tasks(ctx.stores, row.flow, row.run, row.task_id, CHILDREN_SHOWN)
+    kids, total = ctx.reader.child_tasks(row.flow, row.run, row.task_id, CHILDREN_SHOWN)
     if kids:
         links = " ".join(f'<a class="mono" href="{href(row.flow, row.run, c.step, c.task_id)}">'
                          f'{h(c.step)}/{c.task_id}</a>' for c in kids)
@@ -91,7 +83,7 @@ def _exception(attempt: AttemptRow | None) -> str:
 
 
 def _artifacts(ctx: Ctx, row: TaskRow, attempt: int, finished: bool) -> str:
-    arts = [a for a in artifact_rows(ctx.stores, row.flow, row.run, row.task_id, attempt)
+    arts = [a for a in ctx.reader.artifacts(row.flow, row.run, row.task_id, attempt)
             if not a.name.startswith("_")]
     lines = [(f'<a class="mono strong" href="{href(row.flow, row.run, row.step, row.task_id, a.name, attempt=attempt)}">'
               f'{h(a.name)}</a>', previews.inline(ctx.stores.blobs, a),
@@ -105,7 +97,7 @@ def task_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Live:
     row = load_task(ctx, flow, run, step, task_id)
     run_status = load_run(ctx, flow, run).effective_status(ctx.now)
     number, numbers = pick_attempt(ctx, row)
-    attempt = attempt_row(ctx.stores, flow, run, task_id, number)
+    attempt = ctx.reader.attempt(flow, run, task_id, number)
     latest = number == row.attempt
     status = _status(row, attempt, latest, run_status)
     running = status == "running"
@@ -119,8 +111,13 @@ def task_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Live:
     info = [("status", badge(status)), ("attempt", f"{number}{tries}" if numbers else "not started yet")]
     started = attempt.started_at if attempt else None
     ended = attempt.finished_at if attempt else None
-    info += [("created", when(row.created_at)), ("started", when(started)), ("finished", when(ended)),
-             ("duration", duration(started, ended, running=running))]
+    info += [("created", when(row.created_at)), ("started", when(started))]
+    if status == "abandoned" and ended is None and attempt is not None:
+        ended = attempt.heartbeat_at  # it stopped beating there: its time ends there
+        info.append(("last heartbeat", when(ended)))
+    else:
+        info.append(("finished", when(ended)))
+    info.append(("duration", duration(started, ended, running=running)))
     if fe.index is not None:
         of = f" of {count(fe.splits)}" if fe.splits else ""
         item = f' &middot; input <code>{h(fe.value)}</code> from <code>{h(fe.var)}</code>' if fe.value is not None else ""
@@ -138,14 +135,14 @@ def artifacts_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Li
     row = load_task(ctx, flow, run, step, task_id)
     run_status = load_run(ctx, flow, run).effective_status(ctx.now)
     number, _ = pick_attempt(ctx, row)
-    attempt = attempt_row(ctx.stores, flow, run, task_id, number)
+    attempt = ctx.reader.attempt(flow, run, task_id, number)
     running = _status(row, attempt, number == row.attempt, run_status) == "running"
     return Live(_artifacts(ctx, row, number, not running), not running)
 
 
 def _log_panel(ctx: Ctx, row: TaskRow, attempt: int, stream: str, finished_at: float | None,
                running: bool) -> str:
-    chunk = logs.read(logs.path_of(ctx.root, row, attempt, stream), None)
+    chunk = logs.read_chunk(ctx.datastore, logs.locate(ctx.datastore, row, attempt, stream), None)
     url = f"/_hw/log/{href(row.flow, row.run, row.step, row.task_id, attempt, stream)[1:]}"
     done = not running and (finished_at is None or ctx.now - finished_at > LOG_DONE_AFTER)
     lines = "".join(log_line(ts, text) for ts, text in chunk.lines)
@@ -169,11 +166,11 @@ def log_line(ts: float, text: str) -> str:
 
 def _card_folder(ctx: Ctx, row: TaskRow, attempt: int) -> tuple[int, int, list[cards.Card], str | None]:
     """Run, task and cards of the attempt; a task cloned by resume shows its original's cards."""
-    found, problem = cards.list_for(cards.directory(ctx.root, row.flow, row.run, row.step, row.task_id, attempt))
+    found, problem = cards.list_for(ctx.datastore.cards(row.flow, row.run, row.step, row.task_id, attempt))
     origin = row.origin_run_id
     if not found and not problem and origin and origin.isdigit() and row.origin_task_id is not None:
         other, other_problem = cards.list_for(
-            cards.directory(ctx.root, row.flow, int(origin), row.step, row.origin_task_id, attempt))
+            ctx.datastore.cards(row.flow, int(origin), row.step, row.origin_task_id, attempt))
         if other or other_problem:
             return int(origin), row.origin_task_id, other, other_problem
     return row.run, row.task_id, found, problem
@@ -183,7 +180,7 @@ def cards_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Live:
     row = load_task(ctx, flow, run, step, task_id)
     run_status = load_run(ctx, flow, run).effective_status(ctx.now)
     number, _ = pick_attempt(ctx, row)
-    attempt = attempt_row(ctx.stores, flow, run, task_id, number)
+    attempt = ctx.reader.attempt(flow, run, task_id, number)
     running = _status(row, attempt, number == row.attempt, run_status) == "running"
     card_run, card_task, found, problem = _card_folder(ctx, row, number)
     if problem:
@@ -216,11 +213,12 @@ def task_page(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Page:
     live = task_live(ctx, flow, run, step, task_id)
     card_part = cards_live(ctx, flow, run, step, task_id)
     arts = artifacts_live(ctx, flow, run, step, task_id)
-    attempt = attempt_row(ctx.stores, flow, run, task_id, number)
+    attempt = ctx.reader.attempt(flow, run, task_id, number)
     running = not live.done
     asked = ctx.query.get("attempt")
     finished_at = attempt.finished_at if attempt else None
-    quiet = not running and all(not logs.path_of(ctx.root, row, number, s).exists() for s in logs.STREAMS)
+    ds = ctx.datastore
+    quiet = not running and all(not ds.has_log(*logs.locate(ds, row, number, s)) for s in logs.STREAMS)
     if quiet:
         logs_html = '<p class="empty">This attempt printed nothing.</p>'
     else:

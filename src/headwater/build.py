@@ -1,0 +1,58 @@
+"""Building the flow model of a run: configs read, decorator arguments resolved, the graph
+built from the source and linted, each decorator's ``step_init`` run.
+
+The scheduler does it once per run; ``python -m headwater.task`` does it again in a fresh
+interpreter, with the config values the run stored.
+"""
+
+from __future__ import annotations
+
+from .configs import flow_configs, resolve_delayed
+from .exceptions import ParameterError
+from .graph import FlowGraph
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
+                 config_texts: dict[str, str] | None = None,
+                 extra_decorators: list[Any] | None = None,
+                 config_values: dict[str, Any] | None = None) -> tuple[FlowGraph, dict[str, Any]]:
+    """Read configs, resolve decorator arguments, build and lint the graph.
+
+    ``config_values`` (attribute -> value) skips reading the configs: a task in another
+    process gets them from the run's stored values, exactly as the run started with.
+    """
+    from .lint import check
+
+    config_paths = config_paths or {}
+    config_texts = config_texts or {}
+    configs = flow_configs(flow_cls)
+    known = {c.name for c in configs}
+    for name in (*config_paths, *config_texts):
+        if name not in known:
+            raise ParameterError(
+                f"--config {name}: the flow has no Config named {name!r}"
+                + (f"; its configs are: {', '.join(sorted(known))}" if known else "")
+            )
+    values: dict[str, Any] = {}
+    for cfg in configs:
+        if config_values is not None:
+            values[cfg.attr] = config_values.get(cfg.attr)
+        else:
+            values[cfg.attr] = cfg.load(config_paths.get(cfg.name), config_texts.get(cfg.name))
+    flow_cls._hw_config_values = values  # type: ignore[attr-defined]
+    graph = FlowGraph(flow_cls)
+    for node in graph:
+        for deco in extra_decorators or ():
+            if not any(d.name == deco.name for d in node.decorators):
+                node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
+        for deco in node.decorators:
+            deco.attributes = resolve_delayed(deco.attributes, values)
+    check(graph)
+    for node in graph:
+        for deco in node.decorators:
+            deco.step_init(flow=flow_cls, graph=graph, step_name=node.name)
+    return graph, values

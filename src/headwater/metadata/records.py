@@ -1,0 +1,151 @@
+"""The rows a :class:`~headwater.metadata.provider.MetadataReader` answers with.
+
+Plain namedtuples of ints, floats, strings and JSON text, so that every answer can cross an
+HTTP API as JSON and be rebuilt on the other side with ``Row(*values)``. Times are Unix
+seconds. Kept free of ``typing`` and ``dataclasses`` at import time: the client loads this
+module on its first read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import namedtuple
+
+from . import vocabulary
+from .vocabulary import PARAMS_TASK
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+RUN_STATUSES = ("running", "succeeded", "failed", "abandoned")
+TASK_STATUSES = ("running", "succeeded", "failed")
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+class RunRow(namedtuple("RunRow", "flow number user status created_at finished_at heartbeat_at"
+                                  " origin_run_id code_key graph")):
+    """One run; ``graph`` is the JSON the runtime recorded.
+
+    ``heartbeat_at`` is the run's newest sign of life: the latest of its own heartbeat and,
+    while it is running, its attempts' heartbeats, starts and ends (a run executed by a
+    production scheduler has no Headwater scheduler beating for it, only its tasks).
+    """
+
+    __slots__ = ()
+
+    def effective_status(self, now: float | None = None) -> str:
+        """``running``, ``succeeded``, ``failed``, or ``abandoned`` for a silent running run."""
+        if self.status == "running":
+            beat = self.heartbeat_at or self.created_at
+            if (time.time() if now is None else now) - beat > vocabulary.ABANDONED_AFTER:
+                return "abandoned"
+        return self.status
+
+    def ended_at(self, now: float | None = None) -> float | None:
+        """When the run ended: its finish, or for an abandoned run its last sign of life.
+
+        None while it is really running. Durations are ``ended_at - created_at``, so an
+        abandoned run's duration stops growing.
+        """
+        if self.status != "running":
+            return self.finished_at
+        if self.effective_status(now) == "abandoned":
+            return self.heartbeat_at or self.created_at
+        return None
+
+
+class RunFilter(namedtuple("RunFilter", "status user tag", defaults=(None, None, None))):
+    """Which runs a listing wants: a status of ``RUN_STATUSES``, a user, a tag (None: any)."""
+
+    __slots__ = ()
+
+
+class FlowSummary(namedtuple("FlowSummary", "name runs recent")):
+    """A flow, how many runs it has, and its latest runs (``RunRow``s, newest first)."""
+
+    __slots__ = ()
+
+    @property
+    def latest(self) -> RunRow | None:
+        return self.recent[0] if self.recent else None
+
+
+# -- tasks -----------------------------------------------------------------------------------
+
+class TaskRow(namedtuple("TaskRow", "flow run task_id step status attempt created_at finished_at"
+                                    " foreach_stack parents origin_run_id origin_task_id")):
+    """One task; ``foreach_stack`` and ``parents`` are JSON, ``origin_*`` set for clones."""
+
+    __slots__ = ()
+
+    @property
+    def parent_ids(self) -> list[int]:
+        """Parent task ids, without the run's ``_parameters`` task (not a step of the flow)."""
+        return [p for p in json.loads(self.parents or "[]") if p != PARAMS_TASK]
+
+    @property
+    def frames(self) -> list[dict[str, Any]]:
+        return json.loads(self.foreach_stack) if self.foreach_stack else []
+
+
+class OriginTask(namedtuple("OriginTask", "task_id step status attempt parents foreach_stack transition")):
+    """A task of a run being resumed, as resume matches it: ``parents``, ``foreach_stack`` and
+    ``transition`` are JSON text (``transition`` None when the task recorded none)."""
+
+    __slots__ = ()
+
+
+class AttemptRow(namedtuple("AttemptRow", "attempt status started_at finished_at exit_reason"
+                                          " exception host pid heartbeat_at")):
+    """One attempt of a task; ``exception`` is JSON; ``heartbeat_at`` its last sign of life."""
+
+    __slots__ = ()
+
+
+class ArtifactRow(namedtuple("ArtifactRow", "name key type size")):
+    """One artifact: its blob key, qualified type name and stored size."""
+
+    __slots__ = ()
+
+
+# -- aggregates for the UI -------------------------------------------------------------------
+
+class StepStats(namedtuple("StepStats", "name counts first_created last_finished retried",
+                           defaults=(None, None, 0))):
+    """A step of a run: tasks per status (``counts``), when its first task was created and its
+    last one finished, and how many tasks needed more than one attempt."""
+
+    __slots__ = ()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def status(self, run_status: str) -> str:
+        """One word for the step: failed > running (or abandoned) > succeeded."""
+        if self.counts.get("failed"):
+            return "failed"
+        if self.counts.get("running"):
+            return "abandoned" if run_status == "abandoned" else "running"
+        return "succeeded" if self.total else "pending"
+
+
+class TimelineTask(namedtuple("TimelineTask", "task_id step status attempt started finished cloned")):
+    """A task on a run's timeline: its first attempt's start (a clone: its creation) and end."""
+
+    __slots__ = ()
+
+
+class Durations(namedtuple("Durations", "count median p90 slowest slowest_task")):
+    """How long a step's finished tasks took (their final attempt), over all of them."""
+
+    __slots__ = ()
+
+
+class Failure(namedtuple("Failure", "step task_id exception exit_reason")):
+    """A failed task and its final attempt's exception (JSON, as stored) or exit reason."""
+
+    __slots__ = ()
