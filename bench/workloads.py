@@ -173,17 +173,21 @@ def hello() -> Workload:
 # --- foreach -----------------------------------------------------------------------------
 
 
-def foreach(n: int) -> Workload:
+def foreach(n: int, executor: str | None = None) -> Workload:
+    """``executor``: Headwater's executor (through HEADWATER_EXECUTOR, which Metaflow ignores:
+    it always starts a fresh interpreter per task, as ``subprocess`` does)."""
+    extra = {"HEADWATER_EXECUTOR": executor} if executor else {}
+
     def measure(ctx: Ctx) -> dict[str, float]:
         ctx.fresh_out()
         args = ["flow.py", "run", "--max-workers", "16", "--max-num-splits", str(n)]
-        wall = ctx.checked(args, {"BENCH_N": str(n)}).wall
+        wall = ctx.checked(args, {"BENCH_N": str(n), **extra}).wall
         expect(ctx.side("result") == {"total": n * (n - 1)}, "foreach join total")
         return {"wall": wall, "per_task": wall / n}
 
     return Workload(
-        name=f"foreach-{n}",
-        title=f"foreach fan-out, {n:,} tasks",
+        name=f"foreach-{n}-{executor}" if executor else f"foreach-{n}",
+        title=f"foreach fan-out, {n:,} tasks" + (f", Headwater `--executor {executor}`" if executor else ""),
         flow="foreach.py",
         metrics=(
             Metric("wall", "`flow.py run` wall", "s"),
@@ -321,6 +325,7 @@ def all_workloads(sizes: Sizes) -> list[Workload]:
     return [
         hello(),
         *(foreach(n) for n in sizes.foreach_ns),
+        foreach(sizes.foreach_ns[0], executor="subprocess"),
         bigarray(sizes.array_mib),
         artifacts(),
         resume(),

@@ -2,6 +2,7 @@
 
     python examples/train.py run
     python examples/train.py run --epochs 50 --tag experiment
+    python examples/train.py run --executor subprocess    # each task in a fresh interpreter
 
 Pure Python, so it runs right after `pip install -e .`.
 """

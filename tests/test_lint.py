@@ -618,6 +618,16 @@ CASES = [
             def merge(self):  # <-
                 self.next(self.end)
     """ + END),
+    ("num-parallel", "num_parallel=", """
+        class F:
+            @step
+            def start(self):
+                self.next(self.train, num_parallel=4)  # <-
+
+            @step
+            def train(self):
+                self.next(self.end)
+    """ + END),
     ("unjoined-split", "start", """
         class F:
             @step

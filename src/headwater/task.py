@@ -186,6 +186,7 @@ def warm_up() -> None:
     run, so no attempt pays for these imports itself.
     """
     from .datastore import datastore
+    from .metadata import sqlite_reader  # noqa: F401 - joins and retries read their inputs with it
 
     datastore.LocalDatastore("/").blobs  # noqa: B018 - loads blobs, storage, xxhash
 

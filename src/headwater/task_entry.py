@@ -47,16 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         spec = _read_spec(args)
         flow_cls, graph = load_flow(spec)
-    except HeadwaterException as exc:
+        result_fd = args.get("result_fd")
+        if result_fd is not None:
+            result = _run(spec, flow_cls, graph)
+            _write_result(int(result_fd), result)
+        else:
+            result = record_attempt(spec, flow_cls, graph)
+    except HeadwaterException as exc:  # the spec, the code or the records: one clear line
         print(f"{exc.headline}: {exc}", file=sys.stderr, flush=True)
-        _no_result(args, spec=None)
+        _no_result(args)
         os._exit(2)
-    result_fd = args.get("result_fd")
-    if result_fd is not None:
-        result = _run(spec, flow_cls, graph)
-        _write_result(int(result_fd), result)
-    else:
-        result = record_attempt(spec, flow_cls, graph)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0 if result.get("ok") else 1)
@@ -255,7 +255,7 @@ def _write_result(fd: int, result: dict[str, Any]) -> None:
         f.write(pickle.dumps(result, protocol=5))
 
 
-def _no_result(args: dict[str, str], spec: Any) -> None:
+def _no_result(args: dict[str, str]) -> None:
     """Nothing to report: close the result pipe so the scheduler sees the exit alone."""
     fd = args.get("result_fd")
     if fd is not None:

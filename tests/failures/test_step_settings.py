@@ -118,3 +118,111 @@ def test_max_cpu_runs_steps_that_need_all_the_cpus_one_at_a_time(done):
     for intervals in (sorted(recorded), own):
         for (_, end), (begin, _) in zip(intervals, intervals[1:]):
             assert end <= begin, f"two 2-CPU tasks ran at once with --max-cpu 2: {intervals}"
+
+
+# A team's own decorators, written in the flow file: the runtime asks every decorator the same
+# hook methods, so these get a time limit, retries and an executor without being built in.
+HOOKS = """
+import time
+from headwater.decorators import StepDecorator
+
+class deadline(StepDecorator):
+    name = "deadline"
+    defaults = {"seconds": 1}
+
+    def runtime_timeout(self):
+        return float(self.attributes["seconds"])
+
+class twice(StepDecorator):
+    name = "twice"
+
+    def runtime_retry_count(self):
+        return 1
+
+    def runtime_retry_delay(self):
+        return 0.0
+
+class HookFlow(FlowSpec):
+    @twice
+    @step
+    def start(self):
+        if current.retry_count == 0:
+            raise RuntimeError("the first attempt fails")
+        self.next(self.slow)
+
+    @deadline(seconds=1)
+    @step
+    def slow(self):
+        time.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    HookFlow()
+"""
+
+ELSEWHERE = """
+from headwater.decorators import StepDecorator
+
+class on_cluster(StepDecorator):
+    name = "on_cluster"
+
+    def runtime_executor(self):
+        return "%s"
+
+class ClusterFlow(FlowSpec):
+    @on_cluster
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ClusterFlow()
+"""
+
+
+@pytest.fixture(scope="module")
+def hooked(dirs):
+    def hooks():
+        d = dirs("hooks")
+        d.write(HOOKS)
+        return d, d.run()
+
+    return concurrently({"hooks": hooks})
+
+
+def test_a_decorator_of_the_flows_own_gets_retries_through_the_hooks(hooked):
+    d, run = outcome(hooked, "hooks")
+    with d.client():
+        (start,) = d.tasks("HookFlow/1", "start")
+        assert start.attempts == [0, 1] and start.successful, run
+
+
+def test_a_decorator_of_the_flows_own_sets_a_time_limit_through_the_hooks(hooked):
+    d, run = outcome(hooked, "hooks")
+    assert run.returncode == 1, run
+    assert "exceeded its @deadline of 1 s" in run.stdout + run.stderr
+    with d.client() as hw:
+        (slow,) = d.tasks("HookFlow/1", "slow")
+        assert not slow.successful
+        assert "exceeded its @deadline of 1 s" in hw.Task(slow.pathspec).exit_reason
+
+
+@pytest.mark.parametrize("wanted, message", [
+    ("warp", "@on_cluster needs the 'warp' executor, which this installation of Headwater does not have"),
+    ("inprocess", "@on_cluster runs on the 'inprocess' executor; this run uses --executor"),
+])
+def test_a_step_that_needs_another_executor_is_refused_before_anything_runs(dirs, wanted, message):
+    d = dirs(f"elsewhere-{wanted}")
+    d.write(ELSEWHERE % wanted)
+    run = d.run()
+    assert run.returncode != 0
+    assert message in run.stderr and "Traceback" not in run.stderr, run
+    assert d.runs("ClusterFlow") == [], "nothing was recorded"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from headwater.metadata import ABANDONED_AFTER, Status
-from headwater.metadata.records import RunFilter
+from headwater.metadata.summaries import RunFilter
 
 from .conftest import Backend
 

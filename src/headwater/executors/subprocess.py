@@ -35,10 +35,9 @@ class SubprocessExecutor(PipeExecutor):
         spec = att.spec
         command = [sys.executable, "-m", "headwater.task", "--spec", "-", "--result-fd", str(res_w),
                    "--supervisor", str(os.getpid())]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=out_w, stderr=err_w, pass_fds=(res_w,),
-            start_new_session=True, env=env, close_fds=True,
+            start_new_session=True, close_fds=True,
         )
         att.pid = proc.pid
         att.handle = proc

@@ -23,17 +23,14 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any
 
-    from .records import (
-        ArtifactRow,
-        AttemptRow,
+    from .records import ArtifactRow, AttemptRow, RunRow, TaskRow
+    from .summaries import (
         Durations,
         Failure,
         FlowSummary,
         OriginTask,
         RunFilter,
-        RunRow,
         StepStats,
-        TaskRow,
         TimelineTask,
     )
 

@@ -3,7 +3,8 @@
 Plain namedtuples of ints, floats, strings and JSON text, so that every answer can cross an
 HTTP API as JSON and be rebuilt on the other side with ``Row(*values)``. Times are Unix
 seconds. Kept free of ``typing`` and ``dataclasses`` at import time: the client loads this
-module on its first read.
+module on its first read, so the summaries only listings, the UI and resume need are in
+``summaries.py``, loaded when asked for.
 """
 
 from __future__ import annotations
@@ -57,22 +58,6 @@ class RunRow(namedtuple("RunRow", "flow number user status created_at finished_a
         return None
 
 
-class RunFilter(namedtuple("RunFilter", "status user tag", defaults=(None, None, None))):
-    """Which runs a listing wants: a status of ``RUN_STATUSES``, a user, a tag (None: any)."""
-
-    __slots__ = ()
-
-
-class FlowSummary(namedtuple("FlowSummary", "name runs recent")):
-    """A flow, how many runs it has, and its latest runs (``RunRow``s, newest first)."""
-
-    __slots__ = ()
-
-    @property
-    def latest(self) -> RunRow | None:
-        return self.recent[0] if self.recent else None
-
-
 # -- tasks -----------------------------------------------------------------------------------
 
 class TaskRow(namedtuple("TaskRow", "flow run task_id step status attempt created_at finished_at"
@@ -91,13 +76,6 @@ class TaskRow(namedtuple("TaskRow", "flow run task_id step status attempt create
         return json.loads(self.foreach_stack) if self.foreach_stack else []
 
 
-class OriginTask(namedtuple("OriginTask", "task_id step status attempt parents foreach_stack transition")):
-    """A task of a run being resumed, as resume matches it: ``parents``, ``foreach_stack`` and
-    ``transition`` are JSON text (``transition`` None when the task recorded none)."""
-
-    __slots__ = ()
-
-
 class AttemptRow(namedtuple("AttemptRow", "attempt status started_at finished_at exit_reason"
                                           " exception host pid heartbeat_at")):
     """One attempt of a task; ``exception`` is JSON; ``heartbeat_at`` its last sign of life."""
@@ -107,45 +85,5 @@ class AttemptRow(namedtuple("AttemptRow", "attempt status started_at finished_at
 
 class ArtifactRow(namedtuple("ArtifactRow", "name key type size")):
     """One artifact: its blob key, qualified type name and stored size."""
-
-    __slots__ = ()
-
-
-# -- aggregates for the UI -------------------------------------------------------------------
-
-class StepStats(namedtuple("StepStats", "name counts first_created last_finished retried",
-                           defaults=(None, None, 0))):
-    """A step of a run: tasks per status (``counts``), when its first task was created and its
-    last one finished, and how many tasks needed more than one attempt."""
-
-    __slots__ = ()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def status(self, run_status: str) -> str:
-        """One word for the step: failed > running (or abandoned) > succeeded."""
-        if self.counts.get("failed"):
-            return "failed"
-        if self.counts.get("running"):
-            return "abandoned" if run_status == "abandoned" else "running"
-        return "succeeded" if self.total else "pending"
-
-
-class TimelineTask(namedtuple("TimelineTask", "task_id step status attempt started finished cloned")):
-    """A task on a run's timeline: its first attempt's start (a clone: its creation) and end."""
-
-    __slots__ = ()
-
-
-class Durations(namedtuple("Durations", "count median p90 slowest slowest_task")):
-    """How long a step's finished tasks took (their final attempt), over all of them."""
-
-    __slots__ = ()
-
-
-class Failure(namedtuple("Failure", "step task_id exception exit_reason")):
-    """A failed task and its final attempt's exception (JSON, as stored) or exit reason."""
 
     __slots__ = ()

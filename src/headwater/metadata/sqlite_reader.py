@@ -26,19 +26,7 @@ import time
 from ..exceptions import MetadataError
 from . import vocabulary
 from .provider import MetadataReader
-from .records import (
-    ArtifactRow,
-    AttemptRow,
-    Durations,
-    Failure,
-    FlowSummary,
-    OriginTask,
-    RunFilter,
-    RunRow,
-    StepStats,
-    TaskRow,
-    TimelineTask,
-)
+from .records import ArtifactRow, AttemptRow, RunRow, TaskRow
 from .sqlite import connect_readonly
 from .vocabulary import PARAMS_STEP
 
@@ -46,6 +34,16 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
+
+    from .summaries import (
+        Durations,
+        Failure,
+        FlowSummary,
+        OriginTask,
+        RunFilter,
+        StepStats,
+        TimelineTask,
+    )
 
 # ``$ABEAT`` is replaced by the attempts' heartbeat column, or NULL in a schema 2 database.
 _LIVE_BEAT = ("MAX(COALESCE(r.heartbeat_at, r.created_at), COALESCE((SELECT MAX(MAX(COALESCE($ABEAT,"
@@ -148,6 +146,8 @@ class SQLiteReader(MetadataReader):
         return self._one("SELECT created_at FROM flows WHERE flow = ?", (flow,))
 
     def flow_summaries(self, recent: int = 20) -> list[FlowSummary]:
+        from .summaries import FlowSummary
+
         out = []
         for flow, n in self._rows("SELECT flow, COUNT(*) FROM runs GROUP BY flow"):
             rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = ?"
@@ -246,6 +246,8 @@ class SQLiteReader(MetadataReader):
                                (flow, int(run), step)))
 
     def step_stats(self, flow: str, run: int) -> dict[str, StepStats]:
+        from .summaries import StepStats
+
         acc: dict[str, list[Any]] = {}  # step -> [counts, first created, last finished, retried]
         for step, status, n, first, last, retried in self._rows(
                 "SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at), SUM(attempt > 0)"
@@ -261,6 +263,8 @@ class SQLiteReader(MetadataReader):
         return {step: StepStats(step, *values) for step, values in acc.items()}
 
     def step_durations(self, flow: str, run: int, step: str) -> Durations | None:
+        from .summaries import Durations
+
         rows = self._rows(
             "SELECT a.task_id, a.finished_at - a.started_at FROM tasks t JOIN attempts a"
             " ON a.flow = t.flow AND a.run_number = t.run_number AND a.task_id = t.task_id"
@@ -274,6 +278,8 @@ class SQLiteReader(MetadataReader):
                          times[min(len(times) - 1, int(len(times) * 0.9))], slow, slow_id)
 
     def timeline(self, flow: str, run: int, limit: int) -> list[TimelineTask] | None:
+        from .summaries import TimelineTask
+
         rows = self._rows(
             "SELECT t.task_id, t.step, t.status, t.attempt, t.created_at, t.finished_at, t.origin_run_id,"
             " (SELECT MIN(a.started_at) FROM attempts a WHERE a.flow = t.flow"
@@ -288,6 +294,8 @@ class SQLiteReader(MetadataReader):
                 for tid, step, status, attempt, created, finished, origin, started in rows]
 
     def failures(self, flow: str, run: int, limit: int) -> list[Failure]:
+        from .summaries import Failure
+
         return [Failure(*row) for row in self._rows(
             "SELECT t.step, t.task_id, a.exception, a.exit_reason FROM tasks t LEFT JOIN attempts a"
             " ON a.flow = t.flow AND a.run_number = t.run_number AND a.task_id = t.task_id"
@@ -362,6 +370,8 @@ class SQLiteReader(MetadataReader):
         return out
 
     def origin_tasks(self, flow: str, run: int) -> list[OriginTask]:
+        from .summaries import OriginTask
+
         return [OriginTask(*row) for row in self._rows(
             "SELECT task_id, step, status, attempt, parents, foreach_stack, transition FROM tasks"
             " WHERE flow = ? AND run_number = ? ORDER BY task_id", (flow, int(run)))]

@@ -175,12 +175,17 @@ def _record_parameters(md: Any, flow: str, run: int, refs: list[tuple[str, str, 
 def _check_executors(graph: FlowGraph, executor_name: str) -> None:
     """A step whose decorator needs another executor than the run's is refused up front."""
     from ..exceptions import CommandError
+    from ..executors import EXECUTORS
 
     for node in graph:
         for deco in node.decorators:
             wanted = deco.runtime_executor()
-            if wanted is not None and wanted != executor_name:
+            if wanted is None or wanted == executor_name:
+                continue
+            if wanted not in EXECUTORS:
                 raise CommandError(
-                    f"step {node.name!r}: @{deco.name} runs on the {wanted!r} executor, which this "
-                    f"run cannot use with --executor {executor_name}; run with --executor {wanted}."
-                )
+                    f"step {node.name!r}: @{deco.name} needs the {wanted!r} executor, which this "
+                    f"installation of Headwater does not have (it has: {', '.join(EXECUTORS)}).")
+            raise CommandError(
+                f"step {node.name!r}: @{deco.name} runs on the {wanted!r} executor; this run uses "
+                f"--executor {executor_name}. Run with --executor {wanted}, or remove @{deco.name}.")

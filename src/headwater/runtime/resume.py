@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 
 from ..exceptions import CommandError
-from ..metadata.records import RunFilter
 from ..metadata.vocabulary import Status
 from .state import TaskInfo
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..metadata.provider import MetadataReader, MetadataWriter
-    from ..metadata.records import OriginTask
+    from ..metadata.summaries import OriginTask
 
 
 def find_origin_run(reader: MetadataReader, flow: str, origin_run_id: str | None, user: str) -> int:
@@ -50,6 +49,8 @@ def find_origin_run(reader: MetadataReader, flow: str, origin_run_id: str | None
                 f"{flow} has no run {origin_run_id}{extra}. List its runs with `headwater runs {flow}`."
             )
         return number
+    from ..metadata.summaries import RunFilter
+
     rows, _ = reader.run_page(flow, RunFilter(user=user), 1, 1)
     if not rows:
         raise CommandError(f"{flow} has no runs by {user} to resume; start one with `run` first.")

@@ -188,10 +188,10 @@ class Scheduler:
         for k, v in self._needs(task.step).items():
             self.in_use[k] += v
         self.executor.submit(spec)
-        limit = self._timeout(task.step)
+        limit, source = self._timeout(task.step)
         if limit:
             timer = threading.Timer(limit + TIMEOUT_GRACE, self.executor.cancel,
-                                    args=(spec, f"step {task.step!r} exceeded its @timeout of {limit:g} s"))
+                                    args=(spec, f"step {task.step!r} exceeded its @{source} of {limit:g} s"))
             timer.daemon = True
             timer.start()
             self.timers[(task.task_id, task.attempt)] = timer
@@ -322,8 +322,11 @@ class Scheduler:
     def _has_catch(self, step: str) -> bool:
         return any(d.runtime_recovers_process_death() for d in self.graph[step].decorators)
 
-    def _timeout(self, step: str) -> float:
-        return max([float(d.runtime_timeout()) for d in self.graph[step].decorators] or [0.0])
+    def _timeout(self, step: str) -> tuple[float, str]:
+        """The shortest time limit any decorator sets, and that decorator's name."""
+        limits = [(float(d.runtime_timeout()), d.name) for d in self.graph[step].decorators]
+        limits = [(limit, name) for limit, name in limits if limit > 0]
+        return min(limits) if limits else (0.0, "")
 
     def _heartbeat(self) -> None:
         while not self._stop_heartbeat.wait(HEARTBEAT_SECONDS):

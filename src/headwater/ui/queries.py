@@ -11,9 +11,8 @@ modules.
 
 from __future__ import annotations
 
-from ..metadata.records import (
-    RUN_STATUSES,
-    TASK_STATUSES,
+from ..metadata.records import RUN_STATUSES, TASK_STATUSES
+from ..metadata.summaries import (
     Durations,
     Failure,
     FlowSummary,
