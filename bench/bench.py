@@ -82,10 +82,12 @@ def python_version(python: str) -> str:
     return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
 
 
-def make_tools() -> list[Tool]:
-    mf_python = ensure_venv("metaflow", ["metaflow", "numpy"], "metaflow, numpy")
+def make_tools(s3: bool = False) -> list[Tool]:
+    extra, probe = (["boto3"], ", boto3") if s3 else ([], "")
+    mf_python = ensure_venv("metaflow", ["metaflow", "numpy", *extra], "metaflow, numpy" + probe)
     # Editable, so the bench always measures the checkout's current code.
-    hw_python = ensure_venv("headwater", ["-e", str(REPO), "numpy"], "headwater.task, numpy")
+    hw_python = ensure_venv("headwater", ["-e", f"{REPO}[s3]" if s3 else str(REPO), "numpy"],
+                            "headwater.task, numpy" + probe)
     # pip compiled Metaflow's modules to .pyc when it installed them; an editable checkout has
     # none (and PYTHONDONTWRITEBYTECODE may forbid writing them), so compile ours the same way.
     subprocess.run([hw_python, "-m", "compileall", "-q", str(REPO / "src" / "headwater")], check=True)
@@ -122,7 +124,10 @@ class ToolRun:
         self.ctx = self._new_ctx("main")
 
     def _new_ctx(self, name: str) -> Ctx:
-        ctx = Ctx(tool=self.tool, home=self.root / name, env=self.env, timeout=self.timeout)
+        env = self.env
+        if self.workload.s3:
+            env = {**env, **s3_settings(self.tool, f"{self.workload.name}-{self.tool.key}-{name}")}
+        ctx = Ctx(tool=self.tool, home=self.root / name, env=env, timeout=self.timeout)
         install_flow(self.workload.flow, self.tool, ctx.workdir)
         return ctx
 
@@ -193,7 +198,8 @@ def run_workload(workload: Workload, tools: list[Tool], args: argparse.Namespace
 def selected(workloads: list[Workload], only: list[str] | None) -> list[Workload]:
     if not only:
         return workloads
-    wanted = [w for w in workloads if w.name in only or w.name.split("-")[0] in only]
+    wanted = [w for w in workloads
+              if w.name in only or w.name.split("-")[0] in only or ("s3" in only and w.s3)]
     if not wanted:
         names = ", ".join(w.name for w in workloads)
         sys.exit(f"--only matched no workload; choose from: {names}")
@@ -225,20 +231,97 @@ def save(results: dict[str, Any]) -> Path:
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    tools = make_tools()
+    sizes = QUICK if args.quick else FULL
+    workloads = selected(all_workloads(sizes), args.only)
+    tools = make_tools(s3=any(w.s3 for w in workloads))
     for tool in tools:
         log(f"{tool.label} {tool.version} via {tool.python}")
-    workloads = selected(all_workloads(QUICK if args.quick else FULL), args.only)
     root = Path(tempfile.mkdtemp(prefix="headwater-bench-", dir=args.workdir))
     env = base_env(root)
+    raw = None
     try:
+        if any(w.s3 for w in workloads):
+            start_s3(root)
+            raw = measure_raw_s3(tools[1].python, sizes.array_mib, args.reps)
         results = [run_workload(w, tools, args, root, env) for w in workloads]
     finally:
+        stop_s3()
         if args.keep:
             log(f"working directories kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    return {"meta": metadata(tools, args), "workloads": results}
+    out = {"meta": metadata(tools, args), "workloads": results}
+    if raw is not None:
+        out["raw_s3"] = raw
+    return out
+
+
+# --- the S3 server both tools use --------------------------------------------------------
+
+_S3: list[Any] = []
+
+
+def start_s3(root: Path) -> None:
+    """SeaweedFS on 127.0.0.1 (scripts/s3server.py), for every S3 workload of this run."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import s3server
+
+    server = s3server.start(str(root / "s3"))
+    log(f"S3 server (SeaweedFS) on {server.endpoint}, bucket {server.bucket}")
+    _S3.append(server)
+
+
+def stop_s3() -> None:
+    while _S3:
+        _S3.pop().stop()
+
+
+def s3_settings(tool: Tool, name: str) -> dict[str, str]:
+    """Each tool's own settings for the same server: its datastore under its own prefix."""
+    server = _S3[0]
+    creds = {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+             "AWS_DEFAULT_REGION": "us-east-1"}
+    root = f"s3://{server.bucket}/{name}"
+    if tool.key == "metaflow":
+        return {**creds, "METAFLOW_DEFAULT_DATASTORE": "s3", "METAFLOW_DATASTORE_SYSROOT_S3": root,
+                "METAFLOW_S3_ENDPOINT_URL": server.endpoint}
+    return {**creds, "HEADWATER_DEFAULT_DATASTORE": "s3", "HEADWATER_DATASTORE_SYSROOT_S3": root,
+            "HEADWATER_S3_ENDPOINT_URL": server.endpoint}
+
+
+RAW_SCRIPT = """
+import os, sys, time, boto3
+from boto3.s3.transfer import TransferConfig
+import io
+n = int(sys.argv[1]) * 2**20
+data = os.urandom(n)
+c = boto3.session.Session().client("s3", endpoint_url=os.environ["EP"],
+    aws_access_key_id=os.environ["AK"], aws_secret_access_key=os.environ["SK"], region_name="us-east-1")
+cfg = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=16)
+t = time.perf_counter(); c.upload_fileobj(io.BytesIO(data), os.environ["B"], "raw/blob", Config=cfg)
+up = time.perf_counter() - t
+buf = io.BytesIO()
+t = time.perf_counter(); c.download_fileobj(os.environ["B"], "raw/blob", buf, Config=cfg)
+down = time.perf_counter() - t
+assert buf.getbuffer().nbytes == n
+print(up, down)
+"""
+
+
+def measure_raw_s3(python: str, mib: int, reps: int) -> dict[str, Any]:
+    """The server's raw limit: boto3's own managed transfer of the same number of bytes,
+    from and to memory, 16 MiB parts, 16 threads."""
+    server = _S3[0]
+    env = {**os.environ, "EP": server.endpoint, "AK": server.access_key, "SK": server.secret_key,
+           "B": server.bucket}
+    ups, downs = [], []
+    for _ in range(reps + 1):  # the first is a warm-up
+        out = subprocess.run([python, "-c", RAW_SCRIPT, str(mib)], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        ups.append(float(out[0]))
+        downs.append(float(out[1]))
+    log(f"raw boto3 on this server, {mib} MiB: upload {ups[1:]} s, download {downs[1:]} s")
+    return {"mib": mib, "upload": ups[1:], "download": downs[1:]}
 
 
 # --- command line ------------------------------------------------------------------------
@@ -281,7 +364,8 @@ def main(argv: list[str]) -> int:
     else:
         results = run_bench(args)
         log(f"\nresults saved to {save(results).relative_to(BENCH_DIR.parent)}")
-    print("\n" + report.header(results["meta"]) + "\n\n" + report.table(results), flush=True)
+    print("\n" + report.header(results["meta"]) + "\n\n" + report.table(results)
+          + "\n\n" + report.raw_s3_table(results), flush=True)
     if args.no_readme or results["meta"].get("only"):
         log("README.md not updated (--only or --no-readme)")
     else:

@@ -76,6 +76,29 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def raw_s3_table(results: dict[str, Any]) -> str:
+    """Headwater's S3 transfers next to the server's raw limit (boto3 alone, same bytes)."""
+    raw = results.get("raw_s3")
+    work = next((w for w in results["workloads"] if w["name"] == "bigarray-s3"), None)
+    if not raw or work is None:
+        return ""
+    hw = work["tools"].get("headwater", {})
+    rows = [f"The same server's raw limit: boto3's managed transfer of {raw['mib']} MiB from and to "
+            "memory (16 MiB parts, 16 threads), against Headwater's persist and load of the "
+            "same-size array (which include serializing, and starting the next task):",
+            "",
+            "| transfer | raw boto3 | Headwater | Headwater / raw |",
+            "|---|---:|---:|---:|"]
+    for label, raw_key, key in (("upload / persist", "upload", "persist"),
+                                ("download / load + sum", "download", "load_sum")):
+        cell, values = tool_cell(hw, key, "s", results["meta"]["reps"])
+        ratio = "—"
+        if values and raw[raw_key]:
+            ratio = f"{statistics.median(values) / statistics.median(raw[raw_key]):.2f}×"
+        rows.append(f"| {label} | {format_cell(raw[raw_key], 's')} | {cell} | {ratio} |")
+    return "\n".join(rows)
+
+
 def header(meta: dict[str, Any]) -> str:
     mode = "`bench/run --quick`" if meta["quick"] else "`bench/run`"
     return "\n".join([
@@ -90,7 +113,9 @@ def header(meta: dict[str, Any]) -> str:
 
 
 def section(results: dict[str, Any]) -> str:
-    return f"{START_MARK}\n{header(results['meta'])}\n\n{table(results)}\n{END_MARK}"
+    raw = raw_s3_table(results)
+    extra = f"\n\n{raw}" if raw else ""
+    return f"{START_MARK}\n{header(results['meta'])}\n\n{table(results)}{extra}\n{END_MARK}"
 
 
 def update_readme(readme: Path, results: dict[str, Any]) -> None:

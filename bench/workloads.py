@@ -112,6 +112,7 @@ class Workload:
     measure: Measure
     setup: Setup | None = None
     fresh_dir_per_rep: bool = False  # a new working directory for every repetition
+    s3: bool = False  # both tools keep artifacts on the bench's S3 server
 
 
 def install_flow(template: str, tool: Tool, workdir: Path) -> Path:
@@ -173,7 +174,7 @@ def hello() -> Workload:
 # --- foreach -----------------------------------------------------------------------------
 
 
-def foreach(n: int, executor: str | None = None) -> Workload:
+def foreach(n: int, executor: str | None = None, s3: bool = False) -> Workload:
     """``executor``: Headwater's executor (through HEADWATER_EXECUTOR, which Metaflow ignores:
     it always starts a fresh interpreter per task, as ``subprocess`` does)."""
     extra = {"HEADWATER_EXECUTOR": executor} if executor else {}
@@ -186,21 +187,23 @@ def foreach(n: int, executor: str | None = None) -> Workload:
         return {"wall": wall, "per_task": wall / n}
 
     return Workload(
-        name=f"foreach-{n}-{executor}" if executor else f"foreach-{n}",
-        title=f"foreach fan-out, {n:,} tasks" + (f", Headwater `--executor {executor}`" if executor else ""),
+        name=f"foreach-{n}-{executor}" if executor else f"foreach-{n}" + ("-s3" if s3 else ""),
+        title=f"foreach fan-out, {n:,} tasks" + (f", Headwater `--executor {executor}`" if executor else "")
+        + (", on S3" if s3 else ""),
         flow="foreach.py",
         metrics=(
             Metric("wall", "`flow.py run` wall", "s"),
             Metric("per_task", "per task (wall / N)", "ms"),
         ),
         measure=measure,
+        s3=s3,
     )
 
 
 # --- bigarray ----------------------------------------------------------------------------
 
 
-def bigarray(mib: int) -> Workload:
+def bigarray(mib: int, s3: bool = False) -> Workload:
     def measure(ctx: Ctx) -> dict[str, float]:
         ctx.fresh_out()
         result = ctx.checked(["flow.py", "run"], {"BENCH_ARRAY_MIB": str(mib)})
@@ -210,24 +213,26 @@ def bigarray(mib: int) -> Workload:
             "persist": loaded["start"] - created,
             "load_sum": loaded["end"] - loaded["start"],
             "wall": result.wall,
-            "disk": float(disk_usage(ctx.workdir / ctx.tool.datastore_dir)),
+            **({} if s3 else {"disk": float(disk_usage(ctx.workdir / ctx.tool.datastore_dir))}),
             "rss": float(result.peak_rss),
         }
 
     size = f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+    metrics = (
+        Metric("persist", "persist → next step starts", "s"),
+        Metric("load_sum", "load + sum in next step", "s"),
+        Metric("wall", "`flow.py run` wall", "s"),
+        *(() if s3 else (Metric("disk", "datastore size on disk", "MiB"),)),
+        Metric("rss", "peak RSS, process tree", "MiB"),
+    )
     return Workload(
-        name="bigarray",
-        title=f"{size} NumPy float64 artifact",
+        name="bigarray-s3" if s3 else "bigarray",
+        title=f"{size} NumPy float64 artifact" + (", on S3" if s3 else ""),
         flow="bigarray.py",
-        metrics=(
-            Metric("persist", "persist → next step starts", "s"),
-            Metric("load_sum", "load + sum in next step", "s"),
-            Metric("wall", "`flow.py run` wall", "s"),
-            Metric("disk", "datastore size on disk", "MiB"),
-            Metric("rss", "peak RSS, process tree", "MiB"),
-        ),
+        metrics=metrics,
         measure=measure,
         fresh_dir_per_rep=True,
+        s3=s3,
     )
 
 
@@ -241,13 +246,14 @@ def measure_artifacts(ctx: Ctx) -> dict[str, float]:
     return {"wall": wall}
 
 
-def artifacts() -> Workload:
+def artifacts(s3: bool = False) -> Workload:
     return Workload(
-        name="artifacts",
-        title="1,000 small artifacts, set then read",
+        name="artifacts-s3" if s3 else "artifacts",
+        title="1,000 small artifacts, set then read" + (", on S3" if s3 else ""),
         flow="artifacts.py",
         metrics=(Metric("wall", "`flow.py run` wall", "s"),),
         measure=measure_artifacts,
+        s3=s3,
     )
 
 
@@ -315,10 +321,11 @@ class Sizes:
     array_mib: int
     client_runs: int
     setup_jobs: int
+    s3_foreach_n: int
 
 
-FULL = Sizes(foreach_ns=(100, 1000), array_mib=1024, client_runs=200, setup_jobs=4)
-QUICK = Sizes(foreach_ns=(20,), array_mib=128, client_runs=50, setup_jobs=4)
+FULL = Sizes(foreach_ns=(100, 1000), array_mib=1024, client_runs=200, setup_jobs=4, s3_foreach_n=100)
+QUICK = Sizes(foreach_ns=(20,), array_mib=128, client_runs=50, setup_jobs=4, s3_foreach_n=20)
 
 
 def all_workloads(sizes: Sizes) -> list[Workload]:
@@ -330,4 +337,7 @@ def all_workloads(sizes: Sizes) -> list[Workload]:
         artifacts(),
         resume(),
         client(sizes.client_runs, sizes.setup_jobs),
+        bigarray(sizes.array_mib, s3=True),
+        artifacts(s3=True),
+        foreach(sizes.s3_foreach_n, s3=True),
     ]

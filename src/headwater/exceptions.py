@@ -4,7 +4,8 @@
     ├── FlowDefinitionError            the flow's code is wrong (lint findings, bad decorators)
     │   └── LintError                  one or more findings of ``check``
     ├── CommandError                   bad command-line input (unknown option, bad value)
-    │   └── ParameterError             a parameter or config value is missing or malformed
+    │   ├── ParameterError             a parameter or config value is missing or malformed
+    │   └── NotAvailableYet            a Metaflow option value Headwater does not support yet
     ├── StepError                      a step broke a rule at run time (bad self.next, foreach)
     │   ├── MergeArtifactsError        merge_artifacts found conflicting values
     │   └── UnpicklableArtifactError   an artifact could not be stored (names the artifact)
@@ -52,6 +53,10 @@ class CommandError(HeadwaterException):
 
 class ParameterError(CommandError):
     headline = "Invalid parameter"
+
+
+class NotAvailableYet(CommandError):
+    headline = "Unsupported option"
 
 
 class StepError(HeadwaterException):

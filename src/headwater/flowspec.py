@@ -30,6 +30,47 @@ RESERVED = frozenset({
 })
 
 
+class ForeachFrame(tuple):
+    """One enclosing foreach as Metaflow's tooling reads it from ``flow._foreach_stack``:
+    ``step`` (the first step inside the foreach), ``var``, ``num_splits``, ``index``, ``value``
+    (a short summary of the item)."""
+
+    __slots__ = ()
+    _fields = ("step", "var", "num_splits", "index", "value")
+
+    def __new__(cls, step: str | None, var: str, num_splits: int, index: int, value: Any = None) -> ForeachFrame:
+        return tuple.__new__(cls, (step, var, num_splits, index, value))
+
+    step = property(lambda self: self[0])
+    var = property(lambda self: self[1])
+    num_splits = property(lambda self: self[2])
+    index = property(lambda self: self[3])
+    value = property(lambda self: self[4])
+
+    def __repr__(self) -> str:
+        return "ForeachFrame(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True)) + ")"
+
+
+class _ClassGraph:
+    """``flow._graph`` (and ``FlowClass._graph``): the graph read from the source, as in Metaflow.
+
+    Inside a task it is the run's graph; elsewhere it is read from the class once and kept.
+    """
+
+    def __get__(self, obj: Any, cls: type) -> Any:
+        if obj is not None:
+            graph = obj.__dict__.get("_hw_graph")
+            if graph is not None:
+                return graph
+        graph = cls.__dict__.get("_hw_class_graph")
+        if graph is None:
+            from .graph import FlowGraph
+
+            graph = FlowGraph(cls)
+            type.__setattr__(cls, "_hw_class_graph", graph)
+        return graph
+
+
 # Set by ``python -m headwater.task`` while it executes the flow file as ``__main__``: the
 # file's ``if __name__ == "__main__": MyFlow()`` must then define the class, not start a run.
 _LOADED_FOR_TASK = False
@@ -43,6 +84,36 @@ class FlowSpec:
             from .cli.commands import main
 
             main(type(self))
+
+    # -- what Metaflow's tooling reads of a flow -----------------------------------------------
+    _graph = _ClassGraph()
+
+    def __iter__(self) -> Iterator[Any]:
+        """The step functions, in the order of the source (each has ``.name``)."""
+        cls = type(self)
+        return iter([getattr(cls, node.name) for node in self._graph])
+
+    @property
+    def _steps(self) -> list[Any]:
+        return list(self)
+
+    @property
+    def _current_step(self) -> str | None:
+        """The name of the step this task runs (None outside a task)."""
+        return self.__dict__.get("_hw_step") or None
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """The enclosing foreaches, outermost first, as Metaflow's ``ForeachFrame`` tuples."""
+        graph = self.__dict__.get("_hw_graph")
+        stack = []
+        for f in self._foreach_frames():
+            split = f.get("step")
+            first = None
+            if graph is not None and split in graph and graph[split].out_funcs:
+                first = graph[split].out_funcs[0]
+            stack.append(ForeachFrame(first, f["var"], f["num_splits"], f["index"], f.get("value")))
+        return stack
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -239,8 +310,9 @@ class FlowSpec:
 
         Artifacts already set in this step are left alone. An artifact whose value differs
         between branches (compared by content) is an error unless excluded, or set first.
-        ``include`` restricts the merge to the names given (each must exist); ``exclude``
-        skips names. Use one or the other.
+        ``include`` restricts the merge to the names given (each must be a branch's artifact or
+        readable in the join already, like a parameter); ``exclude`` skips names. Use one or
+        the other.
         """
         if not self.__dict__.get("_hw_is_join") or not isinstance(inputs, Inputs):
             raise MergeArtifactsError(
@@ -272,7 +344,11 @@ class FlowSpec:
                 f"pass exclude=[{', '.join(repr(c) for c in conflicts)}]."
             )
         if include:
-            missing = [n for n in include if n not in seen and n not in own]
+            # As in Metaflow, a name the join can already read counts as present: a parameter,
+            # a class constant, or an artifact the join holds already.
+            refs = self.__dict__.get("_hw_refs") or {}
+            missing = [n for n in include if n not in seen and n not in own and n not in params
+                       and n not in refs and not any(n in vars(k) for k in type(self).__mro__)]
             if missing:
                 raise MergeArtifactsError(
                     f"merge_artifacts(include=...) names artifacts no branch has: {', '.join(missing)}."

@@ -39,9 +39,11 @@ class StepNode:
         self.lineno = lineno
         self.doc = doc
         self.num_args = num_args  # positional arguments after ``self``
-        self.type = "linear"  # start | end | linear | split | foreach | switch | join
+        # Metaflow's words, by the transition first: start | end | linear | split | foreach |
+        # split-switch | join (a join that splits again is split, foreach or split-switch)
+        self.type = "linear"
         self.out_funcs: list[str] = []
-        self.in_funcs: list[str] = []
+        self.in_funcs: list[str] = []  # the steps that go to this one
         self.has_tail_next = False
         self.tail_next_lineno = 0
         self.invalid_tail_next = ""  # why the final self.next(...) could not be understood
@@ -137,6 +139,7 @@ class FlowGraph:
         if not flagged_end and END in self.nodes:
             self.nodes[END].is_end = True
         for node in self.nodes.values():
+            node.type = _node_type(node)
             if node.is_start and node.type == "linear":
                 node.type = "start"
             if node.is_end:
@@ -293,8 +296,6 @@ def _node_from_function(name: str, func: Any, sources: _Sources) -> StepNode:
         return node
     # The def line, not the first decorator line, is what a user looks for.
     node.lineno = fdef.lineno
-    if node.num_args == 1:
-        node.type = "join"
     body = [stmt for stmt in fdef.body if not _is_docstring(stmt)]
     if not body:
         return node
@@ -363,12 +364,6 @@ def _read_next_call(node: StepNode, call: ast.Call) -> None:
         if len(targets) != 1:
             node.invalid_tail_next = "a foreach goes to exactly one step: self.next(self.body, foreach='items')"
             return
-        if node.type != "join" and not node.is_end:
-            node.type = "foreach"
-        elif node.type == "join":
-            node.type = "join"
-    elif len(targets) > 1 and node.type != "join":
-        node.type = "split"
 
 
 def _read_switch(node: StepNode, call: ast.Call, keywords: dict[str | None, ast.expr]) -> None:
@@ -397,5 +392,14 @@ def _read_switch(node: StepNode, call: ast.Call, keywords: dict[str | None, ast.
     node.condition = cond.value
     node.switch_cases = cases
     node.out_funcs = list(dict.fromkeys(cases.values()))
-    if node.type != "join":
-        node.type = "switch"
+
+
+def _node_type(node: StepNode) -> str:
+    """Metaflow's type of a step (before start and end are marked)."""
+    if node.condition is not None:
+        return "split-switch"
+    if node.foreach_param is not None or node.num_parallel:
+        return "foreach"
+    if len(node.out_funcs) > 1:
+        return "split"
+    return "join" if node.is_join else "linear"

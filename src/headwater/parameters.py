@@ -1,7 +1,8 @@
 """Run parameters: ``Parameter``, ``JSONType`` and ``IncludeFile``.
 
 A parameter is a class attribute of the flow. Its value is fixed when the run starts (from
-``--name value``, then ``HEADWATER_RUN_<NAME>``, then the default), stored as an artifact of
+``--name value``, then ``HEADWATER_RUN_<NAME>``, then Metaflow's spelling ``METAFLOW_RUN_<NAME>``,
+then the default), stored as an artifact of
 the run's ``_parameters`` task, and read-only inside steps::
 
     class TrainFlow(FlowSpec):
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 ParameterContext = namedtuple("ParameterContext", "flow_name user_name parameter_name")
 
 ENV_PREFIX = "HEADWATER_RUN_"
+METAFLOW_ENV_PREFIX = "METAFLOW_RUN_"  # honoured too, after HEADWATER_RUN_<NAME>
 # Options of `run` and `resume`: a parameter by one of these names would silently take it over.
 RESERVED_PARAMETER_NAMES = frozenset({
     "tag", "tags", "max-workers", "max-num-splits", "max-cpu", "max-memory", "run-id-file",
@@ -109,6 +111,8 @@ class Parameter:
         """The run's value: the command line's ``given``, else the environment, else the default."""
         if given is None:
             given = os.environ.get(self.env_name)
+        if given is None:
+            given = os.environ.get(METAFLOW_ENV_PREFIX + self.env_name[len(ENV_PREFIX):])
         if given is not None:
             return self.convert(given)
         default = self.default

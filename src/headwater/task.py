@@ -370,16 +370,20 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
         if name in loaded and blobs.fingerprint(value) == loaded[name]:
             out[name] = (name, *refs[name])  # a large value the step only read
             continue
-        try:
-            saved = blobs.save(value)
-        except SerializationError as exc:
-            raise UnpicklableArtifactError(
-                f"the artifact self.{name} (a {type(value).__module__}.{type(value).__qualname__}) "
-                f"cannot be stored: {exc}. Store something picklable instead (e.g. the object's "
-                f"state), or delete it with `del self.{name}` before the step ends."
-            ) from None
-        out[name] = (name, saved.key, saved.type, saved.size)
+        out[name] = (name, value)  # type: ignore[assignment] - saved below
+    todo = [(name, entry[1]) for name, entry in out.items() if len(entry) == 2]
+    # On a remote store, a task's new artifacts travel concurrently (each is a round trip).
+    saved = blobs.save_many(todo, _unpicklable) if todo else []
+    for (name, _), ref in zip(todo, saved, strict=True):
+        out[name] = (name, ref.key, ref.type, ref.size)
     return list(out.values())
+
+
+def _unpicklable(name: str, value: Any, exc: SerializationError) -> HeadwaterException:
+    return UnpicklableArtifactError(
+        f"the artifact self.{name} (a {type(value).__module__}.{type(value).__qualname__}) "
+        f"cannot be stored: {exc}. Store something picklable instead (e.g. the object's "
+        f"state), or delete it with `del self.{name}` before the step ends.")
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:

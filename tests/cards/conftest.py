@@ -7,16 +7,12 @@ the same datastore, and with the ``card`` commands of the flow file.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import FlowDir as BaseFlowDir
 
 HEADER = (
     "from headwater import FlowSpec, step, card, current, Parameter\n"
@@ -31,87 +27,35 @@ NETWORK_FETCH = re.compile(
 )
 
 
-@dataclass
-class Done:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
+class FlowDir(BaseFlowDir):
+    """A directory of flows and their datastore, with readers of the cards they made."""
 
-    def run_id(self, flow: str) -> int:
-        found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", self.stdout)
-        assert found, f"no summary line for {flow} in:\n{self}"
-        return int(found[-1])
-
-    def __str__(self) -> str:
-        return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
-class FlowDir:
-    """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.home = self.path / "hwhome"
-
-    def write(self, source: str, name: str = "flow.py") -> Path:
-        path = self.path / name
-        path.write_text(HEADER + textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
-        return path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-        env.update(HEADWATER_HOME=str(self.home), HEADWATER_USER="tester", NO_COLOR="1",
-                   PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1", BROWSER="true")
-        env.update(extra)
-        return env
-
-    def cli(self, *args: str, flow: str = "flow.py", timeout: float = 120, **extra: str) -> Done:
-        cmd = [sys.executable, flow, *args]
-        proc = subprocess.run(cmd, cwd=self.path, env=self.env(**extra), capture_output=True,
-                              timeout=timeout, encoding="utf-8", errors="replace")
-        return Done(cmd[1:], proc.returncode, proc.stdout, proc.stderr)
-
-    def run(self, *args: str, **kw: Any) -> Done:
-        return self.cli("run", *args, **kw)
-
-    def popen(self, *args: str, flow: str = "flow.py") -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, flow, *args], cwd=self.path, env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-                                errors="replace")
+    HEADER = HEADER
+    EXTRA_ENV = {"BROWSER": "true"}  # `card view` must not open a real browser
 
     def cards(self, pathspec: str, **filters: Any) -> list[Any]:
         """``get_cards(pathspec)`` against this datastore."""
         from headwater.cards import get_cards
 
-        old = os.environ.get("HEADWATER_HOME")
-        os.environ["HEADWATER_HOME"] = str(self.home)
-        try:
+        with self.client():
             return get_cards(pathspec, **filters)
-        finally:
-            if old is None:
-                os.environ.pop("HEADWATER_HOME", None)
-            else:
-                os.environ["HEADWATER_HOME"] = old
 
     def html(self, pathspec: str, **filters: Any) -> str:
         found = self.cards(pathspec, **filters)
         assert len(found) == 1, f"expected one card of {pathspec} ({filters}), got {found}"
         return found[0].get()
 
-    def card_files(self) -> list[Path]:
-        return sorted((self.home / "cards").rglob("*.html")) if (self.home / "cards").exists() else []
-
 
 @pytest.fixture
-def fd(tmp_path: Path) -> FlowDir:
-    return FlowDir(tmp_path)
+def fd(tmp_path: Path, mode: Any) -> FlowDir:
+    return FlowDir(tmp_path, mode)
 
 
 @pytest.fixture(scope="module")
-def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> FlowDir:
-    return FlowDir(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+def module_fd(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+              mode: Any) -> FlowDir:
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    return FlowDir(tmp_path_factory.mktemp(f"{name}-{mode.name}"), mode)
 
 
 def assert_offline(html: str) -> None:

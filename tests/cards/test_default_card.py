@@ -164,11 +164,13 @@ def test_a_step_without_card_has_none(run):
 
 
 def test_cards_are_self_contained(run):
-    fd, _ = run
-    files = fd.card_files()
-    assert len(files) == 4  # start, two train tasks, end
-    for path in files:
-        assert_offline(path.read_text(encoding="utf-8"))
+    fd, run_id = run
+    with fd.client() as hw:
+        tasks = [t for step in hw.Run(f"DefaultFlow/{run_id}") for t in step]
+        pages = [card.get() for t in tasks for card in fd.cards(t.pathspec)]
+    assert len(pages) == 4  # start, two train tasks, end
+    for page in pages:
+        assert_offline(page)
 
 
 def test_get_cards_takes_a_client_task_and_filters(run, monkeypatch):

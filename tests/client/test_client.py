@@ -107,7 +107,9 @@ def test_run_properties(sample) -> None:
 def test_failed_run(sample) -> None:
     namespace(None)
     run = Run("TrainFlow/2")
-    assert not run.successful and run.finished and run.status == "failed"
+    # As in Metaflow, a failed run has not finished (it did not complete its end step).
+    assert not run.successful and not run.finished and run.status == "failed"
+    assert run.finished_at is not None
     assert run.end_task.exception.type == "KeyError"
     assert run.data is not None and "best" not in run.data
 
@@ -156,7 +158,7 @@ def test_running_and_abandoned_run(sample) -> None:
     assert run.finished_at == datetime.fromtimestamp(old), "it ended at its last heartbeat"
     assert run["train"].task.status == "abandoned"
     sample.finish("TrainFlow", 3, ok=False)
-    assert run.status == "failed" and run.finished
+    assert run.status == "failed" and not run.finished and run.finished_at is not None
 
 
 def test_headwater_runs_shows_an_abandoned_runs_duration_up_to_its_last_heartbeat(sample) -> None:

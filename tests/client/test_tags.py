@@ -69,3 +69,11 @@ def test_longest_tag_and_unicode_are_fine(sample) -> None:
 def test_a_single_string_is_not_a_list_of_tags(sample) -> None:
     with pytest.raises(TagError, match="single string"):
         Run("TrainFlow/4").add_tags("abc")
+
+
+def test_replace_tags_with_nothing_to_replace_is_refused(sample) -> None:
+    run = Run("TrainFlow/4")
+    with pytest.raises(TagError, match="at least one tag"):
+        run.replace_tags([], [])
+    run.replace_tags([], ["added"])  # one side empty is fine
+    assert run.user_tags == {"added"}

@@ -1,9 +1,7 @@
-"""Helpers for the failure tests: write a flow, run it as a user would, read what it left.
+"""The failure tests' harness: ``tests/harness.py``, and scenarios run side by side.
 
-Every flow runs for real, as ``python flow.py <command>`` in a subprocess whose working
-directory is a test directory and whose ``HEADWATER_HOME`` is a datastore inside it. What a
-run left is read back through the client (``Run``, ``Task(pathspec, attempt=N)``), as a user
-reads it, and the bare records (which runs exist, their status) with plain ``sqlite3``.
+What a run left is read back through the client (``Run``, ``Task(pathspec, attempt=N)``), as a
+user reads it, and the bare records (which runs exist, their status) with plain ``sqlite3``.
 
 Most scenarios take a second or two of waiting (a retry delay, a timeout, a sleeping task), so
 a module runs its independent scenarios side by side (:func:`concurrently`), each in its own
@@ -15,89 +13,24 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.request import pathname2url
 
 import pytest
-
-HEADER = "from headwater import FlowSpec, step, Parameter, current\n"
-
-
-# The command record and the environment are the same as the core tests'.
-from runtime.conftest import Done, base_env, reading  # noqa: E402, F401
+from harness import Done, base_env, reading  # noqa: F401 - re-exported
+from harness import FlowDir as BaseFlowDir
 
 
-class FlowDir:
-    """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
-
-    def __init__(self, path: Path, executor: str | None = None) -> None:
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.home = self.path / "hwhome"
-        self.executor = executor  # run through HEADWATER_EXECUTOR; None: the default
-
-    def write(self, source: str, name: str = "flow.py") -> Path:
-        path = self.path / name
-        path.write_text(HEADER + textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
-        return path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = base_env(self.home, self.executor)
-        env.update(extra)
-        return env
-
-    def cli(self, *args: str, flow: str = "flow.py", env: dict[str, str] | None = None,
-            timeout: float = 120, **extra_env: str) -> Done:
-        cmd = [sys.executable, flow, *args]
-        proc = subprocess.run(cmd, cwd=self.path, env=env or self.env(**extra_env),
-                              capture_output=True, timeout=timeout, encoding="utf-8",
-                              errors="replace")
-        return Done(cmd[1:], proc.returncode, proc.stdout, proc.stderr)
-
-    def run(self, *args: str, **kw: Any) -> Done:
-        return self.cli("run", *args, **kw)
-
-    def resume(self, *args: str, **kw: Any) -> Done:
-        return self.cli("resume", *args, **kw)
-
-    # -- records, read with plain sqlite3 ---------------------------------------------------
-    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        path = self.home / "metadata.db"
-        if not path.exists():
-            return []
-        uri = f"file:{pathname2url(str(path))}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            return db.execute(sql, args).fetchall()
-
-    def runs(self, flow: str | None = None) -> list[tuple]:
-        """``(run_number, status)`` of every run of ``flow``; ``(flow, number, status)`` of all."""
-        if flow is None:
-            return self.query("SELECT flow, run_number, status FROM runs ORDER BY flow, run_number")
-        return self.query("SELECT run_number, status FROM runs WHERE flow = ? ORDER BY run_number",
-                          (flow,))
-
-    # -- through the client ------------------------------------------------------------------
-    @contextlib.contextmanager
-    def client(self):
-        """``headwater`` reading this datastore, in every namespace."""
-        with reading(self.home) as hw:
-            yield hw
+class FlowDir(BaseFlowDir):
+    """A directory of flows and their datastore, with a reader of a run's tasks by pathspec."""
 
     def tasks(self, pathspec: str, step: str) -> list[Any]:
         """``Run(pathspec)[step].tasks()`` in task id order (use inside ``client()``)."""
         import headwater
 
         return sorted(headwater.Run(pathspec)[step].tasks(), key=lambda t: int(t.id))
-
-
 
 
 # -- running scenarios side by side ------------------------------------------------------------
@@ -152,14 +85,14 @@ def kill_quietly(pid: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, executor: str):
+def dirs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, mode: Any):
     """``dirs("name")``: a directory of its own for each scenario of a module."""
-    base = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{executor}")
+    base = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{mode.name}")
     made: dict[str, FlowDir] = {}
 
     def get(name: str) -> FlowDir:
         if name not in made:
-            made[name] = FlowDir(base / name, executor)
+            made[name] = FlowDir(base / name, mode)
         return made[name]
 
     return get

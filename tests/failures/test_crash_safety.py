@@ -215,7 +215,7 @@ def test_a_task_killed_by_sigkill_is_retried_when_retry_allows(done):
 
 def test_a_killed_scheduler_leaves_no_worker_running(done):
     d, (descendants, names), left, _, _, console = outcome(done, "killed_scheduler")
-    template = 1 if d.executor in (None, "fork") else 0  # subprocess tasks have none
+    template = 1 if d.executor == "fork" else 0  # subprocess tasks have none
     assert len(descendants) >= 6 + template and names.count("sleep") == 3, \
         f"three tasks, the sleep each started (and the fork template) were running: {descendants}"
     assert left == [], f"processes still running after the scheduler was killed: {left}"

@@ -90,6 +90,7 @@ def blob_files(fd):
     return [p for p in (fd.home / "blobs").rglob("*") if p.is_file()]
 
 
+@pytest.mark.local_only
 def test_the_same_large_value_in_two_tasks_is_stored_once(fd):
     fd.write(DEDUPE)
     done = fd.run()

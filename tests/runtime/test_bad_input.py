@@ -93,7 +93,7 @@ def test_syntax_error_in_the_flow_file(with_history):
     done = fd.run()
     refused(fd, done, before)
     assert "SyntaxError" in done.stderr
-    assert fd.all_runs() == [("GoodFlow", 1, "succeeded")]
+    assert fd.runs() == [("GoodFlow", 1, "succeeded")]
 
 
 def test_flow_that_fails_lint(with_history):

@@ -56,6 +56,11 @@ def via_click(argv: list[str]) -> Invocation:
     return captured[0]
 
 
+# What Metaflow's test harness puts before every command (--datastore=local included).
+METAFLOW_TOP = ["--metadata=local", "--datastore=local", "--environment=local",
+                "--event-logger=nullSidecarLogger", "--monitor=nullSidecarMonitor", "--no-pylint",
+                "--quiet"]
+
 # Valid command lines: click accepts every one of them.
 PARITY = [
     pytest.param(["run"], id="run"),
@@ -122,6 +127,15 @@ PARITY = [
     pytest.param(["--quiet", "resume", "--executor", "inprocess"], id="resume-group-and-option"),
     pytest.param(["check"], id="check"),
     pytest.param(["--with", "retry", "check"], id="check-with-group-option"),
+    # Metaflow's top-level options, as its tooling writes them
+    pytest.param(METAFLOW_TOP + ["run", "--max-workers", "50"], id="metaflow-top-options"),
+    pytest.param(["--metadata", "local", "--environment", "local", "run"], id="metadata-environment"),
+    pytest.param(["--event-logger", "nullSidecarLogger", "--monitor", "nullSidecarMonitor", "run"],
+                 id="event-logger-monitor"),
+    pytest.param(["--no-pylint", "run"], id="no-pylint"),
+    pytest.param(["--pylint", "run"], id="pylint"),
+    pytest.param(["--no-pylint", "--pylint", "check"], id="pylint-last-wins"),
+    pytest.param(METAFLOW_TOP + ["resume", "end"], id="metaflow-top-options-resume"),
 ]
 
 
@@ -152,6 +166,7 @@ def test_headwater_home_is_the_datastore_root_for_both(monkeypatch):
     pytest.param(["resume", "end"], id="resume-step"),
     pytest.param(["check"], id="check"),
     pytest.param(["--quiet", "run", "--tag", "x"], id="group-option-run-tag"),
+    pytest.param(METAFLOW_TOP + ["run", "--max-workers", "50"], id="metaflow-top-options"),
 ])
 def test_quick_parser_takes_the_common_command_lines(argv):
     from_quick = quick(argv)
@@ -182,6 +197,15 @@ VALUES = [
     pytest.param(["--quiet", "run"], "options", "quiet", False, id="group-quiet-not-run-quiet"),
     pytest.param(["resume", "--origin-run-id", "3", "start"], "options", "origin_run_id", "3",
                  id="origin-run-id"),
+    pytest.param(["run"], "group", "metadata", "local", id="metadata-default"),
+    pytest.param(["run"], "group", "environment", "local", id="environment-default"),
+    pytest.param(["run"], "group", "pylint", True, id="pylint-default"),
+    pytest.param(["--no-pylint", "run"], "group", "pylint", False, id="no-pylint"),
+    pytest.param(["--no-pylint", "--pylint", "run"], "group", "pylint", True, id="pylint-last-wins"),
+    pytest.param(METAFLOW_TOP + ["run"], "group", "event_logger", "nullSidecarLogger",
+                 id="event-logger"),
+    pytest.param(METAFLOW_TOP + ["run"], "group", "monitor", "nullSidecarMonitor", id="monitor"),
+    pytest.param(METAFLOW_TOP + ["run"], "group", "datastore", "local", id="metaflow-datastore"),
 ]
 
 
@@ -225,6 +249,8 @@ FALLBACK = [
     pytest.param(["run", "--datastore-root", "/x"], id="group-option-after-command"),
     pytest.param(["--quiet"], id="group-option-without-command"),
     pytest.param([], id="empty"),
+    pytest.param(["--no-pylint=yes", "run"], id="switch-with-value"),
+    pytest.param(["--metadata", "nope", "run"], id="metadata-not-a-choice"),
 ]
 
 
@@ -245,11 +271,33 @@ def test_quick_parser_leaves_the_rest_to_click(argv):
     pytest.param(["check", "--tag", "x"], click.NoSuchOption, id="check-with-option"),
     pytest.param(["run", "--max-cpu", "nan"], click.BadParameter, id="max-cpu-nan"),
     pytest.param(["run", "--max-memory", "inf"], click.BadParameter, id="max-memory-inf"),
+    pytest.param(["--metadata", "nope", "run"], click.BadParameter, id="metadata-not-a-choice"),
+    pytest.param(["--event-logger", "x", "run"], click.BadParameter, id="event-logger-not-a-choice"),
 ])
 def test_click_reports_what_the_quick_parser_refused(argv, error):
     assert quick(argv) is None
     with pytest.raises(error):
         via_click(argv)
+
+
+@pytest.mark.parametrize("argv, words", [
+    pytest.param(["--metadata", "service", "run"], "metadata service", id="metadata-service"),
+    pytest.param(["--environment=conda", "run"], "@conda", id="environment-conda"),
+    pytest.param(["--environment", "pypi", "check"], "@pypi", id="environment-pypi"),
+    pytest.param(["--metadata=service", "show"], "metadata service", id="metadata-service-show"),
+])
+def test_a_capability_not_there_yet_stops_in_both_parsers(argv, words):
+    from headwater.cli.commands import execute
+    from headwater.exceptions import NotAvailableYet
+
+    invocation = quick(argv)
+    if invocation is not None:
+        with pytest.raises(NotAvailableYet, match=words) as raised:
+            execute(ParsersFlow, invocation)
+        assert "not available in Headwater yet" in str(raised.value)
+    cli = build_cli(ParsersFlow, execute=lambda flow_cls, invocation: None)
+    with pytest.raises(NotAvailableYet, match=words):
+        cli.main(args=list(argv), prog_name="flow.py", standalone_mode=False)
 
 
 # -- end to end: `python flow.py ...` as a user types it -----------------------------------------
@@ -295,3 +343,21 @@ def test_run_with_parameter_and_tag_end_to_end(fd):
         assert run.data.verbose is False
         assert "t1" in run.tags
         assert "t1" in run.user_tags
+
+
+def test_metaflow_top_level_options_run_the_flow(fd):
+    """The options Metaflow's tooling puts before every command (less --datastore, which is
+    the mode's) are accepted; a value Headwater cannot honour yet stops before any run."""
+    fd.write(E2E_FLOW)
+    top = [o for o in METAFLOW_TOP if not o.startswith("--datastore")]
+    done = fd.cli(*top, "run", "--alpha", "0.75")
+    assert done.returncode == 0, done
+    run_id = done.run_id("CliFlow")
+    assert fd.runs("CliFlow") == [(run_id, "succeeded")]
+    assert "[" not in done.stdout.split("Run CliFlow")[0], done  # --quiet: no task output lines
+
+    done = fd.cli("--metadata", "service", "run")
+    assert done.returncode == 2, done
+    assert "metadata service is not available in Headwater yet" in done.stderr, done
+    assert "Traceback" not in done.stderr, done
+    assert fd.runs("CliFlow") == [(run_id, "succeeded")]

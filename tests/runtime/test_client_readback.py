@@ -67,7 +67,8 @@ def test_run_status_and_data(read_dir):
         assert {"good", "user:tester"} <= set(run.tags)
         assert "good" in run.user_tags and "user:tester" in run.system_tags
         failed = hw.Run("ReadFlow/2")
-        assert not failed.successful and failed.finished
+        assert not failed.successful and not failed.finished  # Metaflow's meaning
+        assert failed.status == "failed"
         assert "bad" in failed.tags
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 FLOW = """
 from helper import GREETING
 
@@ -68,6 +70,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_packaged(fd):
     assert files2["helper.py"] == b"GREETING = 'howdy'\n"
 
 
+@pytest.mark.local_only
 def test_a_broken_cache_or_a_missing_blob_only_costs_a_rebuild(fd):
     write_project(fd)
     assert fd.run().returncode == 0

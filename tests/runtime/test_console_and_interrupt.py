@@ -169,7 +169,7 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
         me = psutil.Process(proc.pid)
         descendants = me.children(recursive=True)
         names = [child.name() for child in descendants]
-        template = 1 if fd.executor in (None, "fork") else 0  # subprocess tasks have none
+        template = 1 if fd.executor == "fork" else 0  # subprocess tasks have none
         assert len(descendants) >= 2 + template, "two tasks (and the fork template)"
         if whole_group:
             os.killpg(proc.pid, signal.SIGINT)

@@ -61,7 +61,6 @@ def test_flow_runs_from_a_directory_with_uri_characters(tmp_path, name):
 def test_datastore_root_option_is_used_by_every_command(tmp_path):
     """``--datastore-root`` (no HEADWATER_HOME, no .headwater nearby) for run and the readers."""
     fd = FlowDir(tmp_path / "project")
-    fd.path.mkdir()
     fd.write(FLOW)
     store = tmp_path / "elsewhere" / "store"
     env = {k: v for k, v in fd.env().items() if k != "HEADWATER_HOME"}

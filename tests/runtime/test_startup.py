@@ -15,6 +15,9 @@ import sys
 
 import pytest
 
+# The start-up path of a run on local files: an S3 run imports boto3 as it must.
+pytestmark = pytest.mark.local_only
+
 SLOW = ("click", "typing", "dataclasses", "inspect", "pathlib", "rich", "headwater.client")
 
 FLOW = """

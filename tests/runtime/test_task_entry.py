@@ -50,9 +50,12 @@ def _scheduler_run(fd, alpha: int) -> tuple[int, str]:
     origin = done.run_id("EntryFlow")
     from headwater.metadata import open_reader, open_writer
 
-    code_key = open_reader(fd.home).run("EntryFlow", origin).code_key
+    row = open_reader(fd.home).run("EntryFlow", origin)
+    code_key = row.code_key
+    fd.datastore = row.datastore or str(fd.home)  # the bytes are on S3 in the s3 mode
     md = open_writer(fd.home)
-    run = md.new_run("EntryFlow", user="prod", tags=["nightly"], system_tags=["user:prod"])
+    run = md.new_run("EntryFlow", user="prod", tags=["nightly"], system_tags=["user:prod"],
+                     datastore=row.datastore)
     md.clone_task("EntryFlow", run, 0, origin_run=origin, origin_task=0, parents=[])
     md.set_run_code("EntryFlow", run, code_key)
     md.close()
@@ -63,7 +66,7 @@ def _spec(fd, run: int, step: str, task_id: int, parents: list, code: dict, **ex
     from headwater.task import TaskSpec
 
     return TaskSpec(flow="EntryFlow", run=run, step=step, task_id=task_id, attempt=0,
-                    root=str(fd.home), parents=parents, user="prod", code=code,
+                    root=fd.datastore, metadata=str(fd.home), parents=parents, user="prod", code=code,
                     parameter_names=["alpha"], **extra).to_json()
 
 

@@ -325,8 +325,8 @@ def test_start_and_end_may_have_other_names(module_fd, runs):
 
 
 def test_every_run_is_recorded_as_succeeded(module_fd, runs):
-    assert all(status == "succeeded" for _, _, status in module_fd.all_runs())
-    assert len(module_fd.all_runs()) == len(FLOWS) + 1
+    assert all(status == "succeeded" for _, _, status in module_fd.runs())
+    assert len(module_fd.runs()) == len(FLOWS) + 1
 
 
 NESTED_JOIN_INPUT = """

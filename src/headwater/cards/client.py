@@ -118,7 +118,7 @@ def type_name(value: Any) -> str:
 def task_card_folder(task: Any) -> CardFolder:
     """The cards of the attempt a client ``Task`` shows."""
     flow, run, step, task_id = task.path_components
-    return task._stores.datastore.cards(flow, run, step, task_id, task.current_attempt)
+    return task._stores.datastore_for(flow, run).cards(flow, run, step, task_id, task.current_attempt)
 
 
 def _find(task: Any, follow_resumed: bool) -> tuple[CardFolder, list[CardInfo]]:
@@ -128,7 +128,7 @@ def _find(task: Any, follow_resumed: bool) -> tuple[CardFolder, list[CardInfo]]:
         origin = task.origin_pathspec
         if origin:
             flow, run, step, task_id = origin.split("/")
-            other = task._stores.datastore.cards(flow, run, step, task_id, task.current_attempt)
+            other = task._stores.datastore_for(flow, run).cards(flow, run, step, task_id, task.current_attempt)
             found = other.list()
             if found:
                 return other, found

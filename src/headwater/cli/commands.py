@@ -57,10 +57,40 @@ def report(exc: HeadwaterException) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
+S3_ROOT_ENV = "HEADWATER_DATASTORE_SYSROOT_S3"
+
+
+# Values of Metaflow's top-level options that need a capability Headwater does not have yet.
+NOT_YET = {
+    ("metadata", "service"): (
+        "--metadata service: Metaflow's metadata service is not available in Headwater yet. "
+        "Runs are recorded locally, in the .headwater directory (--metadata local, the default)."),
+    ("environment", "conda"): (
+        "--environment conda: @conda environments are not available in Headwater yet. Use "
+        "--environment local (the default): steps run with the packages of this interpreter."),
+    ("environment", "pypi"): (
+        "--environment pypi: @pypi environments are not available in Headwater yet. Use "
+        "--environment local (the default): steps run with the packages of this interpreter."),
+    ("environment", "uv"): (
+        "--environment uv: uv environments are not available in Headwater yet. Use "
+        "--environment local (the default): steps run with the packages of this interpreter."),
+}
+
+
+def check_group_options(group: dict[str, Any]) -> None:
+    """Stop on a Metaflow option value that Headwater cannot honour yet."""
+    for (dest, value), message in NOT_YET.items():
+        if group.get(dest) == value:
+            from ..exceptions import NotAvailableYet
+
+            raise NotAvailableYet(message)
+
+
 class FlowContext:
     """State shared by the commands of one invocation (the click group's ``obj``)."""
 
     def __init__(self, flow_cls: type, group: dict[str, Any]) -> None:
+        check_group_options(group)
         self.flow_cls = flow_cls
         self.group = group  # GROUP_OPTIONS by dest, as parsed
         self.config_paths = dict(group["configs"])
@@ -92,9 +122,30 @@ class FlowContext:
         return self._prepared
 
     def root(self, create: bool = False) -> str:
+        """The local folder of the run records (``.headwater``)."""
         from ..datastore.root import root_dir
 
-        return root_dir(self.datastore_root, create=create)
+        given = self.datastore_root
+        return root_dir(None if given and given.startswith("s3://") else given, create=create)
+
+    def datastore_url(self) -> str | None:
+        """Where the bytes of a new run go, when not in the records' folder: an S3 URL."""
+        from ..exceptions import CommandError
+
+        given = self.datastore_root or ""
+        kind = self.group.get("datastore") or ("s3" if given.startswith("s3://") else "local")
+        if kind == "local":
+            if given.startswith("s3://"):
+                raise CommandError(f"--datastore-root {given} is on S3, but --datastore is local; "
+                                   "use --datastore s3, or give a local folder.")
+            return None
+        url = given if given.startswith("s3://") else os.environ.get(S3_ROOT_ENV, "")
+        if not url:
+            raise CommandError(f"--datastore s3 needs a root: --datastore-root s3://bucket/prefix, "
+                               f"or {S3_ROOT_ENV}=s3://bucket/prefix.")
+        if not url.startswith("s3://"):
+            raise CommandError(f"the S3 datastore root {url!r} must look like s3://bucket/prefix.")
+        return url
 
     def use_datastore(self) -> None:
         """Resolve the datastore (``--datastore-root`` included) and point the client at it,
@@ -150,6 +201,7 @@ def start(ctx: FlowContext, *, params: dict[str, Any] | None,
     validate_tags(tags)
     _, ok = launch_run(
         ctx.flow_cls, graph, params=params or {}, configs=configs, root=ctx.root(create=True),
+        datastore=ctx.datastore_url(),
         user=current_user(), tags=list(tags), max_workers=max_workers,
         max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
         script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,

@@ -105,6 +105,9 @@ def build_cli(flow_cls: type, execute: Callable[[type, Invocation], None] = comm
 
 def _click_option(opt: Opt) -> click.Option:
     kwargs: dict[str, Any] = {"help": opt.help, "multiple": opt.multiple, "metavar": opt.metavar}
+    if opt.kind == "switch":
+        return click.Option(["/".join(opt.flags), opt.dest], default=opt.default,
+                            show_default=True, help=opt.help)
     if opt.kind == "flag":
         kwargs["is_flag"] = True
     else:

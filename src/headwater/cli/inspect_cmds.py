@@ -38,10 +38,32 @@ def _tasks(flow_name: str, spec: str) -> list[Any]:
     return [step[task_id]] if task_id else sorted(step.tasks(), key=lambda t: int(t.id))
 
 
+def _silent_note(task: Any, streams: list[str], script: str) -> str:
+    """Why ``logs`` of ``task`` printed nothing, and which attempt did print, if one did."""
+    from ..client import Task
+
+    shown = task.current_attempt
+    note = f"{task.pathspec} printed nothing" + (f" on {streams[0]}" if len(streams) == 1 else "")
+    note += f" in attempt {shown}." if len(task.attempts) > 1 else "."
+    for number in sorted(task.attempts, reverse=True):
+        if number == shown:
+            continue
+        other = Task(task.pathspec, attempt=number)
+        found = [s for s in streams if any(True for _ in other.loglines(s))]
+        if found:
+            run, step, task_id = task.pathspec.split("/")[1:]
+            flags = f" --{found[0]}" if len(streams) == 1 else ""
+            note += (f" Attempt {number} printed on {' and '.join(found)}: "
+                     f"python {script} logs {run}/{step}/{task_id} --attempt {number}{flags}")
+            break
+    return note
+
+
 def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     flow_name = flow_cls.__name__
 
-    @cli.command(help="Print a task's output. PATH is RUN/STEP or RUN/STEP/TASK.")
+    @cli.command(help="Print a task's output. PATH is RUN/STEP or RUN/STEP/TASK. With --stdout "
+                      "or --stderr, only that stream's text, without headers (to pipe it).")
     @click.argument("path")
     @click.option("--stdout", "only", flag_value="stdout", help="Only standard output.")
     @click.option("--stderr", "only", flag_value="stderr", help="Only standard error.")
@@ -53,31 +75,45 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
         from ..client import Task
 
         streams = [only] if only else ["stdout", "stderr"]
-        for task in _tasks(flow_name, path):
+        tasks = _tasks(flow_name, path)
+        silent = []
+        for task in tasks:
             if attempt is not None:
                 task = Task(task.pathspec, attempt=attempt)
+            printed = False
             for stream in streams:
                 lines = list(task.loglines(stream))
                 if not lines:
                     continue
-                if len(streams) > 1 or not path.count("/") >= 2:
+                printed = True
+                if not only:
                     click.secho(f"--- {task.pathspec} {stream} (attempt {task.current_attempt})", dim=True)
                 for when, text in lines:
-                    click.echo(f"{when.isoformat(sep=' ', timespec='milliseconds')} {text}" if timestamps else text,
-                               err=stream == "stderr" and len(streams) == 1)
+                    click.echo(f"{when.isoformat(sep=' ', timespec='milliseconds')} {text}" if timestamps else text)
+            if not printed:
+                silent.append(task)
+        # What printed nothing is said on stderr, so that piped output stays the log text only.
+        if len(tasks) == 1 and silent:
+            click.echo(_silent_note(silent[0], streams, obj.script), err=True)
+        elif tasks and len(silent) == len(tasks):
+            click.echo(f"No task of {path} printed {f'on {only}' if only else 'anything'}.", err=True)
 
     @cli.command(help="Print the artifacts of a step's tasks. PATH is RUN/STEP or RUN/STEP/TASK.")
     @click.argument("path")
     @click.option("--include", default=None, help="Only these artifacts (comma-separated).")
     @click.option("--file", "out_file", default=None, help="Write the values to this pickle file instead.")
     @click.option("--max-value-size", default=200, show_default=True, help="Truncate printed values to this many characters.")
+    @click.option("--private", is_flag=True, help="Also the artifacts whose names start with _.")
     @click.pass_obj
-    def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int) -> None:
+    def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int,
+             private: bool) -> None:
         obj.use_datastore()
         wanted = {n.strip() for n in include.split(",")} if include else None
         dumped: dict[str, dict[str, Any]] = {}
         for task in _tasks(flow_name, path):
-            names = [a.id for a in task.artifacts if wanted is None or a.id in wanted]
+            # Names given with --include are found even when they start with _.
+            every = task._artifact_map() if private or wanted else task._visible()
+            names = [n for n in every if wanted is None or n in wanted]
             if wanted:
                 missing = wanted - set(names)
                 if missing:
@@ -113,13 +149,21 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
 
     @tag.command("list", help="Show the tags of a run (default: the latest).")
     @click.option("--run-id", default=None)
+    @click.option("--flat", is_flag=True, help="Only the tags, one per line (to pipe them).")
+    @click.option("--hide-system-tags", is_flag=True, help="Only the user tags.")
     @click.pass_obj
-    def tag_list(obj: Any, run_id: str | None) -> None:
+    def tag_list(obj: Any, run_id: str | None, flat: bool, hide_system_tags: bool) -> None:
         obj.use_datastore()
         run = _run(run_id)
+        if flat:
+            tags = run.user_tags if hide_system_tags else run.user_tags | run.system_tags
+            for name in sorted(tags):
+                click.echo(name)
+            return
         click.echo(f"{run.pathspec}")
         click.echo("  user tags:   " + (", ".join(sorted(run.user_tags)) or "(none)"))
-        click.echo("  system tags: " + ", ".join(sorted(run.system_tags)))
+        if not hide_system_tags:
+            click.echo("  system tags: " + ", ".join(sorted(run.system_tags)))
 
     for verb, method in (("add", "add_tags"), ("remove", "remove_tags")):
 

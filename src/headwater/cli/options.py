@@ -30,7 +30,7 @@ class Opt:
                  metavar: str | None = None, envvar: str | None = None) -> None:
         self.flags = flags
         self.dest = dest
-        self.kind = kind  # str, int, float, flag (no value), choice
+        self.kind = kind  # str, int, float, flag (no value), switch (--x/--no-x), choice
         self.default = default
         self.multiple = multiple
         self.nargs = nargs
@@ -64,12 +64,34 @@ GROUP_OPTIONS = (
         nargs=2, multiple=True, metavar="NAME PATH"),
     Opt(("--config-value",), "config_values", "Give the Config NAME as an inline JSON string.",
         nargs=2, multiple=True, metavar="NAME JSON"),
+    Opt(("--datastore",), "datastore",
+        "Where artifacts, logs and cards go: local (the .headwater directory) or s3.",
+        kind="choice", choices=("local", "s3"), envvar="HEADWATER_DEFAULT_DATASTORE"),
     Opt(("--datastore-root",), "datastore_root",
-        "The .headwater directory to use (default: nearest one upwards, else ./.headwater).",
+        "The .headwater directory to use (default: nearest one upwards, else ./.headwater); "
+        "with --datastore s3, s3://bucket/prefix (default: HEADWATER_DATASTORE_SYSROOT_S3).",
         envvar="HEADWATER_HOME"),
     Opt(("--with",), "decospecs", "Add a decorator to every step, e.g. --with retry:times=2.",
         multiple=True, metavar="DECORATOR"),
     Opt(("--quiet",), "quiet", "Print only the summary, not the tasks' output.", kind="flag"),
+    # Metaflow's other top-level options, so that its command lines work unchanged. A value
+    # that needs a capability Headwater does not have yet stops with a clear message
+    # (``commands.check_group_options``).
+    Opt(("--metadata",), "metadata",
+        "Where runs are recorded: local (the .headwater directory). The metadata service "
+        "(service) is not available yet.",
+        kind="choice", default="local", choices=("local", "service")),
+    Opt(("--environment",), "environment",
+        "Where steps find their packages: local (this interpreter). conda, pypi and uv "
+        "environments are not available yet.",
+        kind="choice", default="local", choices=("local", "conda", "pypi", "uv")),
+    Opt(("--event-logger",), "event_logger", "Accepted for Metaflow compatibility; no effect.",
+        kind="choice", default="nullSidecarLogger", choices=("nullSidecarLogger", "debugLogger")),
+    Opt(("--monitor",), "monitor", "Accepted for Metaflow compatibility; no effect.",
+        kind="choice", default="nullSidecarMonitor", choices=("nullSidecarMonitor", "debugMonitor")),
+    Opt(("--pylint", "--no-pylint"), "pylint",
+        "Accepted for Metaflow compatibility; no effect (Headwater's own checks always run).",
+        kind="switch", default=True),
 )
 
 RUN_OPTIONS = (
@@ -131,6 +153,8 @@ def defaults(opts: tuple[Opt, ...]) -> dict[str, Any]:
             out[opt.dest] = ()
         elif opt.kind == "flag":
             out[opt.dest] = False
+        elif opt.kind == "switch":
+            out[opt.dest] = opt.default
         elif opt.envvar and os.environ.get(opt.envvar):
             try:
                 out[opt.dest] = opt.convert(os.environ[opt.envvar])
@@ -206,10 +230,10 @@ def _take(args: list[str], table: dict[str, Opt], into: dict[str, Any]) -> None:
     opt = table.get(name)
     if opt is None:
         raise _Unsure
-    if opt.kind == "flag":
+    if opt.kind in ("flag", "switch"):
         if eq:
             raise _Unsure
-        into[opt.dest] = True
+        into[opt.dest] = opt.kind == "flag" or name == opt.flags[0]  # switch: --x / --no-x
         return
     if eq:
         if opt.nargs != 1:

@@ -76,7 +76,7 @@ class DataArtifact(ClientObject):
         """The value, loaded from the blob store the first time and then kept."""
         if self._value is _UNLOADED:
             row = self._index()
-            self._value = self._stores.blobs.load(row.key, size=row.size)
+            self._value = self._stores.datastore_for(self._flow, self._run).blobs.load(row.key, size=row.size)
         return self._value
 
     @property

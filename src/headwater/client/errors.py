@@ -5,6 +5,7 @@
     │   └── ArtifactNotFound no such artifact in ``task.data.x`` (also an AttributeError)
     ├── InvalidPathspec      a pathspec that cannot name anything, e.g. "A/B/C/D/E" (also a ValueError)
     ├── TagError             a tag that cannot be added, removed or replaced (also a ValueError)
+    ├── InvalidMetadata      ``metadata(...)`` named a provider that is not there (also a ValueError)
     └── NamespaceMismatch    the object exists, but not in the current namespace
 
 ``ObjectNotFound`` subclasses ``KeyError`` so that ``run["nope"]`` behaves like a mapping, and
@@ -17,7 +18,8 @@ from collections.abc import Iterable
 
 from ..exceptions import ClientError, NamespaceMismatch, TagError
 
-__all__ = ["ArtifactNotFound", "ClientError", "InvalidPathspec", "NamespaceMismatch", "ObjectNotFound", "TagError"]
+__all__ = ["ArtifactNotFound", "ClientError", "InvalidMetadata", "InvalidPathspec", "NamespaceMismatch",
+           "ObjectNotFound", "TagError"]
 
 
 class ObjectNotFound(ClientError, KeyError):
@@ -38,6 +40,12 @@ class InvalidPathspec(ClientError, ValueError):
     """A pathspec with the wrong number of parts, empty parts or a non-numeric id."""
 
     headline = "Invalid pathspec"
+
+
+class InvalidMetadata(ClientError, ValueError):
+    """``metadata(...)`` asked for the metadata service, or a folder with no datastore."""
+
+    headline = "Invalid metadata provider"
 
 
 def not_found(what: str, asked: str, existing: Iterable[str], *, hint: str = "",

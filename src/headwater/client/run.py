@@ -89,8 +89,9 @@ class Run(ClientObject):
 
     @property
     def finished(self) -> bool:
-        """Whether the run has ended, successfully or not (an abandoned run has not)."""
-        return self._row.status in ("succeeded", "failed")
+        """Whether the run completed its end step, as in Metaflow: a failed run has not
+        finished (``status`` tells a failed run from a running one)."""
+        return self._row.status == "succeeded"
 
     @property
     def created_at(self) -> datetime:
@@ -181,7 +182,7 @@ class Run(ClientObject):
     @property
     def parameters(self) -> dict[str, Any]:
         """Parameter values of the run, by name (configs and class constants are in ``data``)."""
-        store = self._stores.blobs
+        store = self._stores.datastore_for(self._flow, self._run).blobs
         rows = self._stores.reader.artifacts(self._flow, self._run, PARAMS_TASK, 0)
         names = next((store.load(r.key, size=r.size) for r in rows if r.name == "_parameter_names"), None)
         return {r.name: store.load(r.key, size=r.size) for r in rows
@@ -193,7 +194,7 @@ class Run(ClientObject):
         key = self._row.code_key
         if not key:
             return None
-        return CodePackage(key, self._stores.blobs.load_bytes(key), self._flow)
+        return CodePackage(key, self._stores.datastore_for(self._flow, self._run).blobs.load_bytes(key), self._flow)
 
     # -- tags ----------------------------------------------------------------------------------
     def add_tag(self, tag: str) -> None:
@@ -217,8 +218,15 @@ class Run(ClientObject):
         tags.change_tags(self, add=[tag_to_add], remove=[tag_to_remove])
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
-        """Remove some user tags and add others in one transaction."""
-        tags.change_tags(self, add=tags_to_add, remove=tags_to_remove)
+        """Remove some user tags and add others in one transaction (at least one tag)."""
+        # (a single string is left for change_tags to refuse with its own message)
+        remove = tags_to_remove if isinstance(tags_to_remove, str) else list(tags_to_remove)
+        add = tags_to_add if isinstance(tags_to_add, str) else list(tags_to_add)
+        if not remove and not add:
+            from .errors import TagError
+
+            raise TagError(f"replace_tags() on {self.pathspec} needs at least one tag to remove or to add.")
+        tags.change_tags(self, add=add, remove=remove)
 
     # -- notebooks -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:

@@ -111,3 +111,37 @@ class Step(ClientObject):
     def finished(self) -> bool:
         """Whether every task of the step has ended."""
         return self.finished_at is not None
+
+    # -- the graph around it -------------------------------------------------------------------
+    def _graph_steps(self) -> list[dict]:
+        import json
+
+        row = self._stores.reader.run(self._flow, self._run)
+        graph = json.loads(row.graph) if row is not None and row.graph else {}
+        return list(graph.get("steps", ()))
+
+    def _ran(self, names: list[str]) -> Iterator[Step]:
+        """The steps of this run named ``names`` that have tasks (a branch not taken has none)."""
+        reader = self._stores.reader
+        for name in names:
+            if reader.has_step(self._flow, self._run, name):
+                yield Step._bare((*self._parts[:2], name), self._stores_)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps of this run that lead to this one in the flow's graph."""
+        names = [s["name"] for s in self._graph_steps() if self.id in (s.get("next") or ())]
+        return self._ran(names)
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps of this run that this one leads to in the flow's graph."""
+        node = next((s for s in self._graph_steps() if s.get("name") == self.id), {})
+        return self._ran(list(node.get("next") or ()))
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a step of a run made by ``resume``: the same step in the run it resumed."""
+        row = self._stores.reader.run(self._flow, self._run)
+        origin = row.origin_run_id if row is not None else None
+        return f"{self._flow}/{origin}/{self.id}" if origin else None

@@ -41,6 +41,7 @@ class Stores:
         self.pid = os.getpid()  # SQLite connections must not cross fork: children open their own
         self._reader: MetadataReader | None = None
         self._datastore: Datastore | None = None
+        self._run_datastores: dict[tuple[str, int], Datastore] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -72,6 +73,22 @@ class Stores:
     @property
     def blobs(self) -> BlobStore:
         return self.datastore.blobs
+
+    def datastore_for(self, flow: str, run: int | str) -> Datastore:
+        """The datastore holding one run's bytes: this folder, or the one the run recorded
+        (an S3 datastore whose records are kept here)."""
+        key = (flow, int(run))
+        found = self._run_datastores.get(key)
+        if found is None:
+            row = self.reader.run(flow, int(run))
+            if row is None or not row.datastore:
+                found = self.datastore
+            else:
+                from ..datastore.datastore import open_datastore
+
+                found = open_datastore(row.datastore)
+            self._run_datastores[key] = found
+        return found
 
     @contextmanager
     def writer(self) -> Iterator[MetadataWriter]:

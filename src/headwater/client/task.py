@@ -405,7 +405,7 @@ class Task(ClientObject):
     def _log_lines(self, stream: str) -> list[tuple[float, str]]:
         if stream not in STREAMS:
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}.")
-        ds = self._stores.datastore
+        ds = self._stores.datastore_for(self._flow, self._run)
         flow, run, step, task_id = self._parts
         attempt = self.current_attempt
         where: tuple[Any, ...] = (flow, run, step, task_id, attempt, stream)

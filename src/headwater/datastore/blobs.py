@@ -18,6 +18,7 @@ from types import TracebackType
 import xxhash
 
 from headwater.datastore.serialize import (
+    SerializationError,
     corrupted,
     is_compressed,
     loads,
@@ -63,13 +64,28 @@ class BlobStore:
         if payload.nbytes <= SMALL:
             data = payload.to_bytes()
             key = hash_bytes(data)
-            if not self.storage.exists(key):  # most re-saved artifacts are already stored
-                self.storage.write_bytes(key, data)
+            self.storage.store_small(key, data)
             return BlobRef(key, len(data), type_name(obj))
         with self.bytes_writer() as w:
             payload.write_to(w)
             key = w.commit()
         return BlobRef(key, w.size, type_name(obj))
+
+    def save_many(self, items: list[tuple[str, Any]], refused: Any = None) -> list[BlobRef]:
+        """``save`` each ``(name, value)``, concurrently when the storage is remote; a value
+        that cannot be pickled raises ``refused(name, value, error)`` (or the error itself)."""
+
+        def one(item: tuple[str, Any]) -> BlobRef:
+            try:
+                return self.save(item[1])
+            except SerializationError as exc:
+                if refused is None:
+                    raise
+                raise refused(item[0], item[1], exc) from None
+
+        if len(items) < 2 or not self.storage.concurrent:
+            return [one(item) for item in items]
+        return list(self.storage.pool().map(one, items))
 
     @staticmethod
     def fingerprint(obj: Any) -> str:

@@ -15,6 +15,7 @@ second implementation of the same class.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 
 from ..exceptions import DatastoreError
 from .logs import LogWriter, read_lines
@@ -35,30 +36,28 @@ def open_datastore(url: str | os.PathLike[str], *, create: bool = False) -> Data
     """
     url = os.fspath(url)
     scheme, sep, rest = url.partition("://")
+    if sep and scheme == "s3":
+        key = (os.getpid(), url)
+        if key not in _opened:
+            from .s3 import S3Datastore
+
+            _opened[key] = S3Datastore(url)
+        return _opened[key]
     if sep and scheme != "file":
-        if scheme == "s3":
-            raise DatastoreError(
-                f"the datastore {url} is on S3, which this version of Headwater cannot open yet; "
-                "use a local folder (--datastore-root /path)."
-            )
-        raise DatastoreError(f"unknown datastore URL {url!r}: give a folder path or file:///path.")
+        raise DatastoreError(
+            f"unknown datastore URL {url!r}: give a folder path, file:///path or s3://bucket/prefix.")
     path = rest if sep else url
-    path = os.path.realpath(os.path.expanduser(path))
     key = (os.getpid(), path)
     ds = _opened.get(key)
     if ds is None or create:
-        if create:
-            os.makedirs(path, exist_ok=True)
-        elif not os.path.isdir(path):
-            raise DatastoreError(
-                f"the datastore {path} does not exist. Check --datastore-root or HEADWATER_HOME, "
-                "or run a flow to create it."
-            )
-        ds = _opened[key] = LocalDatastore(path)
+        from .root import root_dir
+
+        # The folder is checked (or made) once per process; a missing one is a clear error.
+        ds = _opened[key] = LocalDatastore(root_dir(path, create=create))
     return ds
 
 
-class Datastore:
+class Datastore(ABC):
     """The bytes of a datastore. Subclasses decide where they live (a folder; S3 later)."""
 
     #: The root as a URL-like string, what task descriptions carry to another process.
@@ -67,38 +66,45 @@ class Datastore:
     local_root: str | None = None
 
     @property
+    @abstractmethod
     def blobs(self) -> BlobStore:
         """The content-addressed blob store: artifacts and code packages."""
-        raise NotImplementedError
 
+    @abstractmethod
     def log_writer(self, flow: str, run: int | str, step: str, task_id: int | str,
                    attempt: int, stream: str) -> LogWriter:
         """Appends timestamped lines to one stream of one attempt."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_log(self, flow: str, run: int | str, step: str, task_id: int | str,
                  attempt: int, stream: str) -> list[tuple[float, str]]:
         """``(time, line)`` for every line the attempt printed so far; empty if none."""
-        raise NotImplementedError
 
+    @abstractmethod
     def has_log(self, flow: str, run: int | str, step: str, task_id: int | str,
                 attempt: int, stream: str) -> bool:
-        raise NotImplementedError
+        """Whether the attempt printed anything to ``stream``."""
 
+    @abstractmethod
     def read_log_bytes(self, flow: str, run: int | str, step: str, task_id: int | str,
                        attempt: int, stream: str, start: int, limit: int) -> tuple[bytes, int]:
         """Up to ``limit`` raw bytes of a log from ``start`` (negative: from the end), and
         the log's whole size; ``(b"", 0)`` for a log that does not exist."""
-        raise NotImplementedError
 
+    @abstractmethod
     def cards(self, flow: str, run: int | str, step: str, task_id: int | str,
               attempt: int) -> CardFolder:
         """The cards of one attempt."""
-        raise NotImplementedError
 
+    @abstractmethod
     def cache_dir(self) -> str:
         """A local folder for caches that only speed things up (code package stamps)."""
-        raise NotImplementedError
+
+    def check(self) -> None:  # noqa: B027 - optional: a local folder has nothing to check
+        """Raise a clear error now if the datastore cannot be used (before any task runs)."""
+
+    def warm_up(self) -> None:  # noqa: B027 - optional: nothing to import for a local folder
+        """Import what this datastore needs, in a process that will fork the tasks."""
 
 
 class LocalDatastore(Datastore):

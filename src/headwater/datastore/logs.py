@@ -49,6 +49,11 @@ def read_lines(path: str | os.PathLike[str]) -> list[tuple[float, str]]:
             raw = f.read()
     except FileNotFoundError:
         return []
+    return parse_lines(raw)
+
+
+def parse_lines(raw: str) -> list[tuple[float, str]]:
+    """``(timestamp, text)`` for every line of a log's text."""
     out = []
     for line in raw.split("\n"):
         if not line:

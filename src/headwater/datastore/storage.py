@@ -74,6 +74,13 @@ class BlobWriter(ABC):
 class Storage(ABC):
     """A flat key -> bytes store with atomic, idempotent writes."""
 
+    #: Whether many writes are best sent at once (each is a network round trip).
+    concurrent = False
+
+    def pool(self) -> Any:
+        """An executor for concurrent writes (only asked when ``concurrent``)."""
+        raise NotImplementedError
+
     @abstractmethod
     def new_blob(self) -> BlobWriter:
         """Start writing a blob whose key is decided at commit."""
@@ -104,6 +111,11 @@ class Storage(ABC):
         with self.new_blob() as w:
             w.write(data)
             w.commit(key)
+
+    def store_small(self, key: str, data: bytes) -> None:
+        """Store a small blob unless its key is there already (same key, same bytes)."""
+        if not self.exists(key):  # most re-saved artifacts are already stored
+            self.write_bytes(key, data)
 
     def missing(self, key: str) -> DatastoreError:
         """The error for a blob that should exist but does not."""

@@ -62,7 +62,7 @@ class ForkExecutor(PipeExecutor):
         if pid == 0:  # the template
             parent_sock.close()
             try:
-                _template_main(child_sock, scheduler_pid, self.flow_cls, self.graph)
+                _template_main(child_sock, scheduler_pid, self.flow_cls, self.graph, self.datastore)
             finally:
                 os._exit(0)
         child_sock.close()
@@ -122,7 +122,8 @@ class ForkExecutor(PipeExecutor):
 # -- the template process ------------------------------------------------------------------
 
 
-def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, graph: Any) -> None:
+def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, graph: Any,
+                   datastore: Any) -> None:
     children: dict[int, tuple[int, int]] = {}
 
     def scheduler_gone(signum: int, frame: Any) -> None:
@@ -136,6 +137,7 @@ def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, gra
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
     warm_up()
+    datastore.warm_up()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)

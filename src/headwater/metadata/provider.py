@@ -50,8 +50,12 @@ class MetadataWriter(ABC):
     # -- runs ------------------------------------------------------------------------------
     @abstractmethod
     def new_run(self, flow: str, *, user: str, tags: Iterable[str], system_tags: Iterable[str],
-                origin_run_id: str | None = None, graph: dict | None = None) -> int:
-        """Create a run, status running, and return its id (1, 2, 3, ... per flow)."""
+                origin_run_id: str | None = None, graph: dict | None = None,
+                datastore: str | None = None) -> int:
+        """Create a run, status running, and return its id (1, 2, 3, ... per flow).
+
+        ``datastore`` is the URL of the datastore holding the run's bytes, when it is not
+        the folder of the records themselves (an S3 datastore with local records)."""
 
     @abstractmethod
     def set_run_code(self, flow: str, run: int, code_key: str) -> None:

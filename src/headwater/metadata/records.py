@@ -27,8 +27,10 @@ TASK_STATUSES = ("running", "succeeded", "failed")
 # -- runs ------------------------------------------------------------------------------------
 
 class RunRow(namedtuple("RunRow", "flow number user status created_at finished_at heartbeat_at"
-                                  " origin_run_id code_key graph")):
-    """One run; ``graph`` is the JSON the runtime recorded.
+                                  " origin_run_id code_key graph datastore",
+                        defaults=(None,))):
+    """One run; ``graph`` is the JSON the runtime recorded; ``datastore`` the URL of the
+    datastore holding its bytes (None: the records' own folder).
 
     ``heartbeat_at`` is the run's newest sign of life: the latest of its own heartbeat and,
     while it is running, its attempts' heartbeats, starts and ends (a run executed by a

@@ -34,11 +34,12 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Changes to an existing database, by the version they lead to.
 MIGRATIONS = {
     2: ["ALTER TABLE tasks ADD COLUMN transition TEXT"],
     3: ["ALTER TABLE attempts ADD COLUMN heartbeat_at REAL"],
+    4: ["ALTER TABLE runs ADD COLUMN datastore TEXT"],
 }
 SCHEMA = """
 CREATE TABLE flows (
@@ -58,6 +59,7 @@ CREATE TABLE runs (
     graph TEXT,
     host TEXT,
     pid INTEGER,
+    datastore TEXT,
     PRIMARY KEY (flow, run_number)
 );
 CREATE INDEX runs_by_status ON runs (flow, status, run_number);
@@ -213,7 +215,8 @@ class SQLiteMetadata(MetadataWriter):
 
     # -- runs ------------------------------------------------------------------------------
     def new_run(self, flow: str, *, user: str, tags: Iterable[str], system_tags: Iterable[str],
-                origin_run_id: str | None = None, graph: dict | None = None) -> int:
+                origin_run_id: str | None = None, graph: dict | None = None,
+                datastore: str | None = None) -> int:
         """Create a run and return its number (1, 2, 3, ... per flow)."""
         now = time.time()
         with self.transaction():
@@ -223,9 +226,9 @@ class SQLiteMetadata(MetadataWriter):
             ).fetchone()
             self.db.execute(
                 "INSERT INTO runs (flow, run_number, user, status, created_at, heartbeat_at,"
-                " origin_run_id, graph, host, pid) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " origin_run_id, graph, host, pid, datastore) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (flow, number, user, Status.RUNNING.value, now, now, origin_run_id,
-                 json.dumps(graph) if graph else None, hostname(), os.getpid()),
+                 json.dumps(graph) if graph else None, hostname(), os.getpid(), datastore),
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)",

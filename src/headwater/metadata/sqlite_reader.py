@@ -45,13 +45,14 @@ if TYPE_CHECKING:
         TimelineTask,
     )
 
-# ``$ABEAT`` is replaced by the attempts' heartbeat column, or NULL in a schema 2 database.
+# ``$ABEAT`` is replaced by the attempts' heartbeat column, or NULL in a schema 2 database;
+# ``$DSTORE`` by the runs' datastore column, or NULL before schema 4.
 _LIVE_BEAT = ("MAX(COALESCE(r.heartbeat_at, r.created_at), COALESCE((SELECT MAX(MAX(COALESCE($ABEAT,"
               " a.started_at), COALESCE(a.finished_at, 0))) FROM attempts a WHERE a.flow = r.flow"
               " AND a.run_number = r.run_number), 0))")
 _RUN_COLUMNS = ("r.flow, r.run_number, r.user, r.status, r.created_at, r.finished_at,"
                 f" CASE WHEN r.status = 'running' THEN {_LIVE_BEAT} ELSE r.heartbeat_at END,"
-                " r.origin_run_id, r.code_key, r.graph")
+                " r.origin_run_id, r.code_key, r.graph, $DSTORE")
 _STALE = f"r.status = 'running' AND {_LIVE_BEAT} < ?"
 _IN_TAG = ("EXISTS (SELECT 1 FROM tags g WHERE g.flow = r.flow AND g.run_number = r.run_number"
            " AND g.tag = ?)")
@@ -85,6 +86,7 @@ class SQLiteReader(MetadataReader):
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._attempt_beat = "a.heartbeat_at"
+        self._run_datastore = "r.datastore"
 
     def __repr__(self) -> str:
         return f"SQLiteReader({self.url!r})"
@@ -104,6 +106,7 @@ class SQLiteReader(MetadataReader):
                 db.close()
                 return None
             self._attempt_beat = "a.heartbeat_at" if version >= 3 else "NULL"
+            self._run_datastore = "r.datastore" if version >= 4 else "NULL"
             self._db = db
         return self._db
 
@@ -113,7 +116,8 @@ class SQLiteReader(MetadataReader):
                 db = self._connect()
                 if db is None:
                     return []
-                return db.execute(sql.replace("$ABEAT", self._attempt_beat), args).fetchall()
+                sql = sql.replace("$ABEAT", self._attempt_beat).replace("$DSTORE", self._run_datastore)
+                return db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise MetadataError(f"cannot read the metadata database {self.path}: {exc}") from exc
 

@@ -4,7 +4,9 @@
     @step
     def fetch(self): ...
 
-The wait happens in the scheduler without holding a worker, so other tasks keep running.
+A local run retries at once, as Metaflow's local runtime does, unless
+``minutes_between_retries`` is given: then the scheduler waits that long, without holding a
+worker, so other tasks keep running.
 ``current.retry_count`` tells the step which attempt it is.
 """
 
@@ -21,7 +23,7 @@ MAX_TIMES = 100
 
 class retry(StepDecorator):  # noqa: N801 - decorators are lower-case, as in Metaflow
     name = "retry"
-    defaults = {"times": 3, "minutes_between_retries": 2}
+    defaults = {"times": 3, "minutes_between_retries": None}  # None: not given, retry at once
 
     def step_init(self, *, flow: Any, graph: Any, step_name: str) -> None:
         times = self.attributes["times"]
@@ -30,7 +32,8 @@ class retry(StepDecorator):  # noqa: N801 - decorators are lower-case, as in Met
             raise BadDecoratorArgument(
                 f"@retry on step {step_name!r}: times must be a whole number from 0 to {MAX_TIMES}, got {times!r}."
             )
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes <= 24 * 60:
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)
+                                    or not 0 <= minutes <= 24 * 60):
             raise BadDecoratorArgument(
                 f"@retry on step {step_name!r}: minutes_between_retries must be a number of minutes "
                 f"from 0 to 1440, got {minutes!r}."
@@ -40,4 +43,5 @@ class retry(StepDecorator):  # noqa: N801 - decorators are lower-case, as in Met
         return int(self.attributes["times"])
 
     def runtime_retry_delay(self) -> float | None:
-        return float(self.attributes["minutes_between_retries"]) * 60.0
+        minutes = self.attributes["minutes_between_retries"]
+        return None if minutes is None else float(minutes) * 60.0

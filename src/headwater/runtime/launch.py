@@ -64,11 +64,12 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
                console: Any, script: str, run_id_file: str | None = None,
                executor_name: str = "fork", resume: tuple[str | None, str | None] | None = None,
                max_cpu: float | None = None, max_memory: float | None = None,
-               decospecs: list[str] | None = None) -> tuple[int, bool]:
+               decospecs: list[str] | None = None, datastore: str | None = None) -> tuple[int, bool]:
     """Record a new run and execute it. Returns (run number, succeeded).
 
     ``resume=(origin_run_id, step)`` makes it a resume of an earlier run: parameters come from
-    the origin run and its finished tasks are cloned instead of re-run.
+    the origin run and its finished tasks are cloned instead of re-run. ``root`` is the folder
+    of the run records; ``datastore`` the URL of the run's bytes when they go elsewhere (S3).
     """
     from ..datastore.codepackage import save_package
     from ..datastore.datastore import open_datastore
@@ -78,7 +79,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
 
     _check_executors(graph, executor_name)
     events: queue.Queue = queue.Queue()
-    ds = open_datastore(root, create=True)
+    ds = open_datastore(datastore or root, create=True)
+    ds.check()  # a wrong bucket, endpoint or credentials stop the run here, before any record
     blobs = ds.blobs
     # The executor may fork a template process: do it before opening the database.
     executor = make_executor(executor_name, flow_cls, graph, ds)
@@ -104,12 +106,13 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
                 raise
             cloner = Cloner(reader, md, graph, flow, origin_run, resume[1])
         run = md.new_run(flow, user=user, tags=tags, system_tags=system_tags(user),
-                         graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None)
+                         graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None,
+                         datastore=None if ds.local_root is not None else ds.url)
         if run_id_file:
             with open(run_id_file, "w", encoding="utf-8") as f:
                 f.write(str(run))
         verb = f"resuming run {origin_run}" if origin_run else "started"
-        console.info(f"Run {flow}/{run} {verb} by {user} (datastore {root})")
+        console.info(f"Run {flow}/{run} {verb} by {user} (datastore {ds.url})")
         if cloner is not None:
             cloner.bind(run)
             md.clone_task(flow, run, PARAMS_TASK, origin_run=origin_run, origin_task=PARAMS_TASK, parents=[])

@@ -210,7 +210,7 @@ class UI:
             return JSONResponse({"error": str(exc)}, 400)
         except NotFound as exc:
             return JSONResponse({"error": exc.message}, 404)
-        ds = self.stores.datastore
+        ds = self.stores.datastore_for(row.flow, row.run)
         ref = logs.locate(ds, row, attempt, stream)
         if request.query_params.get("raw"):
             return PlainTextResponse(logs.text_of(ds, ref), headers={"cache-control": "no-store"})
@@ -231,7 +231,7 @@ class UI:
         if time.time() - row.finished_at < task_view.LOG_DONE_AFTER:
             return False
         try:
-            return offset >= logs.size_of(self.stores.datastore, ref)
+            return offset >= logs.size_of(self.stores.datastore_for(flow, run), ref)
         except OSError:
             return True
 
@@ -240,9 +240,10 @@ class UI:
         headers = {"content-security-policy": security.CARD_CSP, "cache-control": "no-store",
                    "x-frame-options": "SAMEORIGIN"}
         try:
-            folder = self.stores.datastore.cards(name("flow", p["flow"]), number("run id", p["run"]),
-                                                 name("step", p["step"]), number("task id", p["task"]),
-                                                 number("attempt", p["attempt"]))
+            flow, run = name("flow", p["flow"]), number("run id", p["run"])
+            folder = self.stores.datastore_for(flow, run).cards(
+                flow, run, name("step", p["step"]), number("task id", p["task"]),
+                number("attempt", p["attempt"]))
             index = number("card index", p["index"])
         except BadSegment as exc:
             return HTMLResponse(cards.message_page(str(exc)), 400, headers)

@@ -23,7 +23,9 @@ from .queries import StepStats
 W, H = 164, 60          # box size
 GAP_X, GAP_Y = 46, 22   # space between columns and rows
 PAD = 16
-KIND_LABELS = {"foreach": "foreach", "split": "split", "join": "join", "switch": "switch"}
+# "switch": graphs recorded before the type took Metaflow's name, "split-switch"
+KIND_LABELS = {"foreach": "foreach", "split": "split", "join": "join", "switch": "switch",
+               "split-switch": "switch"}
 
 
 @dataclass
@@ -181,7 +183,7 @@ def draw(steps: Sequence[dict[str, Any]], stats: dict[str, StepStats], run_statu
             x1, y1, x2, y2 = s.x + W, s.y + H / 2, t.x, t.y + H / 2
             mid = (x1 + x2) / 2
             d = f"M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2 - 1:.1f},{y2:.1f}"
-            dashed = " cond" if s.kind == "switch" else ""
+            dashed = " cond" if s.kind in ("switch", "split-switch") else ""
             parts.append(f'<path class="edge{dashed}" d="{d}" marker-end="url(#arrow)"/>')
     for name, box in boxes.items():
         st = stats.get(name)

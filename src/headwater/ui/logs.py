@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..client.records import TaskRow
+from ..datastore.logs import parse_lines
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -77,13 +78,4 @@ def read_chunk(ds: Datastore, ref: LogRef, offset: int | None) -> Chunk:
 
 
 def _parse(data: bytes) -> list[tuple[float, str]]:
-    out = []
-    for raw in data.decode("utf-8", errors="replace").split("\n"):
-        if not raw:
-            continue
-        ts, _, text = raw.partition(" ")
-        try:
-            out.append((float(ts), text))
-        except ValueError:  # not written by LogWriter: keep it whole
-            out.append((0.0, raw))
-    return out
+    return parse_lines(data.decode("utf-8", errors="replace"))

@@ -25,7 +25,7 @@ def artifact_page(ctx: Ctx, flow: str, run: int, step: str, task_id: int, name: 
     body = (f'<div class="head"><h1>{h(name)} <span class="muted small">artifact of '
             f'<a href="{href(flow, run, step, task_id, attempt=ctx.query.get("attempt"))}">'
             f'{h(flow)}/{run}/{h(step)}/{task_id}</a></span></h1></div>'
-            + section("Value", previews.full(ctx.stores.blobs, art))
+            + section("Value", previews.full(ctx.datastore_for(flow, run).blobs, art))
             + section("About", facts(info) + "<h3>In Python</h3>" + code))
     crumbs = [("Flows", "/"), (flow, href(flow)), (str(run), href(flow, run)), (step, href(flow, run, step)),
               (str(task_id), href(flow, run, step, task_id)), (name, None)]

@@ -39,10 +39,9 @@ class Ctx:
     def root(self) -> Path:
         return self.stores.root
 
-    @property
-    def datastore(self) -> Datastore:
-        """The bytes of the runs: logs, cards, artifacts."""
-        return self.stores.datastore
+    def datastore_for(self, flow: str, run: int) -> Datastore:
+        """The bytes of a run: logs, cards, artifacts (the run may keep them on S3)."""
+        return self.stores.datastore_for(flow, run)
 
     @property
     def reader(self) -> MetadataReader:

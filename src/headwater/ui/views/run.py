@@ -128,11 +128,11 @@ def _parameters(ctx: Ctx, flow: str, run: int) -> str:
     names = None
     if names_row is not None:
         try:
-            names = set(ctx.stores.blobs.load(names_row.key))
+            names = set(ctx.datastore_for(flow, run).blobs.load(names_row.key))
         except Exception:  # noqa: BLE001 - show every visible value instead
             names = None
     shown = [r for r in rows if not r.name.startswith("_") and (names is None or r.name in names)]
-    lines = [(f'<span class="mono strong">{h(r.name)}</span>', previews.inline(ctx.stores.blobs, r),
+    lines = [(f'<span class="mono strong">{h(r.name)}</span>', previews.inline(ctx.datastore_for(flow, run).blobs, r),
               f'<span class="muted">{h(r.type)}</span>') for r in shown]
     return table(("name", "value", "type"), lines, empty="This run has no parameters.")
 
@@ -150,7 +150,7 @@ def _results(ctx: Ctx, flow: str, run: int, row: RunRow) -> str:
     arts = [a for a in ctx.reader.artifacts(flow, run, task.task_id, task.attempt)
             if not a.name.startswith("_") and a.name not in params]
     lines = [(f'<a class="mono strong" href="{href(flow, run, end, task.task_id, a.name)}">{h(a.name)}</a>',
-              previews.inline(ctx.stores.blobs, a), f'<span class="muted">{h(a.type)}</span>')
+              previews.inline(ctx.datastore_for(flow, run).blobs, a), f'<span class="muted">{h(a.type)}</span>')
              for a in arts[:RESULTS_SHOWN]]
     more = (f'<p class="muted">{len(arts) - RESULTS_SHOWN} more on '
             f'<a href="{href(flow, run, end, task.task_id)}">the end task</a>.</p>'

@@ -86,7 +86,7 @@ def _artifacts(ctx: Ctx, row: TaskRow, attempt: int, finished: bool) -> str:
     arts = [a for a in ctx.reader.artifacts(row.flow, row.run, row.task_id, attempt)
             if not a.name.startswith("_")]
     lines = [(f'<a class="mono strong" href="{href(row.flow, row.run, row.step, row.task_id, a.name, attempt=attempt)}">'
-              f'{h(a.name)}</a>', previews.inline(ctx.stores.blobs, a),
+              f'{h(a.name)}</a>', previews.inline(ctx.datastore_for(row.flow, row.run).blobs, a),
               f'<span class="muted">{h(a.type)}</span>', size(a.size)) for a in arts]
     empty = "No artifacts." if finished else "Artifacts are recorded when the attempt ends."
     return section("Artifacts", table(("name", "value", "type", "size"), lines, cls="artifacts", empty=empty),
@@ -142,7 +142,7 @@ def artifacts_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Li
 
 def _log_panel(ctx: Ctx, row: TaskRow, attempt: int, stream: str, finished_at: float | None,
                running: bool) -> str:
-    chunk = logs.read_chunk(ctx.datastore, logs.locate(ctx.datastore, row, attempt, stream), None)
+    chunk = logs.read_chunk(ctx.datastore_for(row.flow, row.run), logs.locate(ctx.datastore_for(row.flow, row.run), row, attempt, stream), None)
     url = f"/_hw/log/{href(row.flow, row.run, row.step, row.task_id, attempt, stream)[1:]}"
     done = not running and (finished_at is None or ctx.now - finished_at > LOG_DONE_AFTER)
     lines = "".join(log_line(ts, text) for ts, text in chunk.lines)
@@ -166,11 +166,11 @@ def log_line(ts: float, text: str) -> str:
 
 def _card_folder(ctx: Ctx, row: TaskRow, attempt: int) -> tuple[int, int, list[cards.Card], str | None]:
     """Run, task and cards of the attempt; a task cloned by resume shows its original's cards."""
-    found, problem = cards.list_for(ctx.datastore.cards(row.flow, row.run, row.step, row.task_id, attempt))
+    found, problem = cards.list_for(ctx.datastore_for(row.flow, row.run).cards(row.flow, row.run, row.step, row.task_id, attempt))
     origin = row.origin_run_id
     if not found and not problem and origin and origin.isdigit() and row.origin_task_id is not None:
         other, other_problem = cards.list_for(
-            ctx.datastore.cards(row.flow, int(origin), row.step, row.origin_task_id, attempt))
+            ctx.datastore_for(row.flow, int(origin)).cards(row.flow, int(origin), row.step, row.origin_task_id, attempt))
         if other or other_problem:
             return int(origin), row.origin_task_id, other, other_problem
     return row.run, row.task_id, found, problem
@@ -217,7 +217,7 @@ def task_page(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Page:
     running = not live.done
     asked = ctx.query.get("attempt")
     finished_at = attempt.finished_at if attempt else None
-    ds = ctx.datastore
+    ds = ctx.datastore_for(row.flow, row.run)
     quiet = not running and all(not ds.has_log(*logs.locate(ds, row, number, s)) for s in logs.STREAMS)
     if quiet:
         logs_html = '<p class="empty">This attempt printed nothing.</p>'

@@ -1,0 +1,207 @@
+"""The end-to-end harness every suite shares: write a flow file, run it as a user would, read
+what it left.
+
+Every flow runs for real, as ``python flow.py <command>`` in a subprocess whose working
+directory is the test's directory and whose ``HEADWATER_HOME`` is a datastore inside it
+(``<dir>/hwhome``). What a run left is read back two ways: through the client
+(:func:`reading`), as a user reads it; and as bare records with plain ``sqlite3`` on
+``metadata.db`` (schema in ``headwater/metadata/sqlite.py``) and a directory walk, so that
+"nothing was written" does not depend on the client.
+
+Each suite subclasses :class:`FlowDir` for its own header line and readers; a ``FlowDir``
+made with a ``mode`` (``tests/conftest.py``) runs its flows in it: on another executor, or
+on S3, through the environment twins of the run options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.request import pathname2url
+
+USER = "tester"
+
+
+@dataclass
+class Done:
+    """A finished ``python flow.py ...`` command."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def run_id(self, flow: str) -> int:
+        """The run number the console's summary line reports."""
+        found = re.findall(rf"Run {flow}/(\d+) (?:succeeded|failed)", self.stdout)
+        assert found, f"no summary line for {flow} in:\n{self}"
+        return int(found[-1])
+
+    def __str__(self) -> str:  # shown by pytest when an assertion on it fails
+        return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
+                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """This process's environment without Headwater settings, pointed at ``home``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HEADWATER_") and k not in ("METAFLOW_USER",)}
+    env.update({
+        "HEADWATER_HOME": str(home),
+        "HEADWATER_USER": USER,
+        "NO_COLOR": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env
+
+
+class FlowDir:
+    """A directory holding flow files and their datastore (``<dir>/hwhome``)."""
+
+    #: Prepended to every flow written (one line, so file:line numbers stay predictable).
+    HEADER = "from headwater import FlowSpec, step, Parameter, current\n"
+    #: More environment for the flows' commands.
+    EXTRA_ENV: dict[str, str] = {}
+
+    def __init__(self, path: Path, mode: Any = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.home = self.path / "hwhome"
+        self.mode = mode  # tests/conftest.Mode; None: the defaults (fork, local)
+        self.mode_env = mode.env() if mode is not None else {}
+        self.executor = mode.executor if mode is not None else "fork"
+
+    # -- files ---------------------------------------------------------------------------------
+    def write(self, source: str, name: str = "flow.py", *, header: bool = True) -> Path:
+        text = textwrap.dedent(source).lstrip("\n")
+        path = self.path / name
+        path.write_text((self.HEADER if header else "") + text, encoding="utf-8")
+        return path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = base_env(self.home)
+        env.update(self.mode_env)
+        env.update(self.EXTRA_ENV)
+        env.update(extra)
+        return env
+
+    # -- commands ------------------------------------------------------------------------------
+    def cli(self, *args: str, flow: str = "flow.py", env: dict[str, str] | None = None,
+            timeout: float = 120, **extra_env: str) -> Done:
+        cmd = [sys.executable, flow, *args]
+        proc = subprocess.run(cmd, cwd=self.path, env=env or self.env(**extra_env),
+                              capture_output=True, timeout=timeout, encoding="utf-8",
+                              errors="replace")
+        return Done(cmd[1:], proc.returncode, proc.stdout, proc.stderr)
+
+    def run(self, *args: str, **kw: Any) -> Done:
+        return self.cli("run", *args, **kw)
+
+    def resume(self, *args: str, **kw: Any) -> Done:
+        return self.cli("resume", *args, **kw)
+
+    def popen(self, *args: str, flow: str = "flow.py", **kw: Any) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, flow, *args], cwd=self.path, env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                encoding="utf-8", errors="replace", **kw)
+
+    # -- what is on disk -----------------------------------------------------------------------
+    def files(self) -> dict[str, int]:
+        """Every file under the datastore, with its size: compare before and after a command."""
+        if not self.home.exists():
+            return {}
+        return {str(p.relative_to(self.home)): p.stat().st_size
+                for p in sorted(self.home.rglob("*")) if p.is_file()}
+
+    def db(self) -> sqlite3.Connection:
+        path = self.home / "metadata.db"
+        assert path.exists(), f"no metadata database at {path}"
+        return sqlite3.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if not (self.home / "metadata.db").exists():
+            return []
+        with contextlib.closing(self.db()) as db:
+            return db.execute(sql, args).fetchall()
+
+    def runs(self, flow: str | None = None) -> list[tuple]:
+        """``(run_number, status)`` of every run of ``flow``; ``(flow, number, status)`` of all."""
+        if flow is None:
+            return self.query("SELECT flow, run_number, status FROM runs ORDER BY flow, run_number")
+        return self.query("SELECT run_number, status FROM runs WHERE flow = ? ORDER BY run_number",
+                          (flow,))
+
+    # -- through the client, as a user reads a run ----------------------------------------------
+    @contextlib.contextmanager
+    def client(self):
+        """``headwater`` reading this datastore, in every namespace (the S3 session fixture puts
+        the S3 endpoint and credentials in this process's environment)."""
+        with reading(self.home) as hw:
+            yield hw
+
+
+class Mode:
+    """How a test directory's flows run: the executor, and the S3 server when on S3."""
+
+    def __init__(self, name: str, s3: object | None = None) -> None:
+        self.name = name
+        self.executor = "subprocess" if name == "subprocess" else "fork"
+        self.s3 = s3
+
+    def env(self) -> dict[str, str]:
+        """Settings for one directory's commands (each directory gets its own S3 prefix)."""
+        env = {"HEADWATER_EXECUTOR": self.executor}
+        if self.s3 is not None:
+            env.update(self.s3.env)  # type: ignore[attr-defined]
+            env["HEADWATER_DEFAULT_DATASTORE"] = "s3"
+            env["HEADWATER_DATASTORE_SYSROOT_S3"] = f"s3://{self.s3.bucket}/{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
+        return env
+
+    def __repr__(self) -> str:
+        return f"Mode({self.name})"
+
+
+_reading_depth = 0
+_reading_lock = threading.RLock()  # the failure tests read from several threads at once
+
+
+@contextlib.contextmanager
+def reading(home: Path, settings: dict[str, str] | None = None):
+    """Point the client at ``home`` (as HEADWATER_HOME, with more ``settings`` in the
+    environment) and look in every namespace; the outermost use puts the environment and the
+    default namespace back, for the tests after."""
+    global _reading_depth
+    import headwater
+
+    changes = {"HEADWATER_HOME": str(home), **(settings or {})}
+    with _reading_lock:
+        old = {name: os.environ.get(name) for name in changes}
+        os.environ.update(changes)
+        _reading_depth += 1
+        try:
+            headwater.namespace(None)
+            yield headwater
+        finally:
+            _reading_depth -= 1
+            if _reading_depth == 0:
+                headwater.default_namespace()
+            for name, value in old.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
