@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "resources": "headwater.plugins.resources",
     "environment": "headwater.plugins.environment",
     "card": "headwater.plugins.card",
+    "secrets": "headwater.plugins.secrets",
     "get_cards": "headwater.cards",
     # data in S3
     "S3": "headwater.s3",
@@ -96,7 +97,6 @@ _NOT_YET: dict[str, tuple[str, str]] = {
     "batch": ("@batch (running steps on AWS Batch)", ""),
     "parallel": ("@parallel (multi-node steps)", ""),
     "pytorch_parallel": ("@pytorch_parallel (multi-node steps)", ""),
-    "secrets": ("@secrets (secrets as environment variables of a step)", ""),
     "exit_hook": ("@exit_hook (functions run when a flow finishes)", ""),
     "user_step_decorator": _USER_DECORATORS, "UserStepDecorator": _USER_DECORATORS,
     "StepMutator": _USER_DECORATORS, "FlowMutator": _USER_DECORATORS,

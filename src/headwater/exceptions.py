@@ -10,6 +10,8 @@
     │   ├── MergeArtifactsError        merge_artifacts found conflicting values
     │   └── UnpicklableArtifactError   an artifact could not be stored (names the artifact)
     ├── DatastoreError                 the datastore is missing, corrupted, or cannot be written
+    │   ├── DamagedBlobError           stored bytes that are not what was stored (names the blob)
+    │   └── BlobWriteError             bytes that could not be written (disk full; names the path)
     ├── MetadataError                  the metadata database cannot be read or written
     └── ClientError                    the client was asked for something that does not exist
         └── NamespaceMismatch          the object exists but in another namespace
@@ -73,6 +75,30 @@ class UnpicklableArtifactError(StepError):
 
 class DatastoreError(HeadwaterException):
     headline = "Datastore error"
+
+
+class DamagedBlobError(DatastoreError):
+    """A blob's bytes are not the ones stored under its key (bit rot, a bad copy, a cut file).
+
+    ``key``, ``location`` (path or URL) and ``reason`` let the caller, who knows which
+    artifact of which task it is, say so (``datastore/damage.py``)."""
+
+    headline = "Damaged artifact"
+
+    def __init__(self, message: str, *, key: str = "", location: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.key, self.location, self.reason = key, location, reason
+
+
+class BlobWriteError(DatastoreError):
+    """Bytes could not be written (a full disk, a quota); nothing half-written was kept.
+    ``path`` is the file being written, ``root`` the datastore, ``reason`` the system's words."""
+
+    headline = "An artifact could not be stored"
+
+    def __init__(self, message: str, *, path: str = "", root: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.path, self.root, self.reason = path, root, reason
 
 
 class MetadataError(HeadwaterException):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from .exceptions import MergeArtifactsError, StepError
+from .exceptions import DamagedBlobError, MergeArtifactsError, StepError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -130,9 +130,14 @@ class FlowSpec:
     # -- artifact access ------------------------------------------------------------------------
     def _hw_bind(self, *, artifacts: dict[str, Any], params: dict[str, Any], store: Any,
                  graph: Any = None, step: str = "", frames: Sequence[dict] = (),
-                 is_join: bool = False) -> None:
-        """Attach this instance to a task's data: artifact refs by name, and the blob store."""
+                 is_join: bool = False, damaged: Any = None) -> None:
+        """Attach this instance to a task's data: artifact refs by name, and the blob store.
+
+        ``damaged(name, key, error, is_param)`` turns a damaged blob into the error a user
+        reads (which artifact of which task, and what to re-run); without it the blob layer's
+        error goes as is."""
         d = self.__dict__
+        d["_hw_damaged"] = damaged
         d["_hw_refs"] = artifacts  # name -> (key, type, size) inherited from the parent
         d["_hw_params"] = params  # name -> (key, type, size) of parameters and constants
         d["_hw_store"] = store
@@ -153,7 +158,15 @@ class FlowSpec:
         if refs is not None and name in refs:
             key, _, size = refs[name]
             store = d["_hw_store"]
-            value = store.load(key, size=size)
+            if "_hw_prefetched" not in d and len(refs) > 1:
+                d["_hw_prefetched"] = True  # read the small others side by side (remote stores)
+                store.prefetch((r[0], r[2]) for n, r in refs.items() if n != name and n not in d)
+            try:
+                value = store.load(key, size=size)
+            except DamagedBlobError as exc:
+                if d.get("_hw_damaged") is None:
+                    raise
+                raise d["_hw_damaged"](name, key, exc, False) from None
             d[name] = value
             if type(value) in IMMUTABLE:
                 d["_hw_kept"][name] = value
@@ -190,7 +203,12 @@ class FlowSpec:
             raise AttributeError(f"parameter {attr!r} has no value outside a run")
         if attr not in params:
             raise AttributeError(f"parameter {attr!r} was not stored with this run")
-        value = d["_hw_store"].load(params[attr][0])
+        try:
+            value = d["_hw_store"].load(params[attr][0])
+        except DamagedBlobError as exc:
+            if d.get("_hw_damaged") is None:
+                raise
+            raise d["_hw_damaged"](attr, params[attr][0], exc, True) from None
         d[attr] = value
         return value
 

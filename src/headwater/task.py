@@ -19,7 +19,13 @@ from collections.abc import Mapping
 
 from .current import current
 from .datastore import SerializationError
-from .exceptions import HeadwaterException, StepError, UnpicklableArtifactError
+from .exceptions import (
+    BlobWriteError,
+    DatastoreError,
+    HeadwaterException,
+    StepError,
+    UnpicklableArtifactError,
+)
 from .flowspec import FlowSpec, Inputs
 from .user import hostname
 
@@ -232,14 +238,39 @@ class LazyArtifacts:
         self.location = location
         self._reader: Any = None
 
-    def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
-        """name -> (key, type, size) for one attempt of a task."""
+    def reader(self) -> Any:
+        """The run's metadata reader (opened now if it was not)."""
         if self._reader is None:
             from .metadata import open_reader
 
             self._reader = open_reader(self.location)
+        return self._reader
+
+    def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
+        """name -> (key, type, size) for one attempt of a task."""
         return {a.name: (a.key, a.type, a.size)
-                for a in self._reader.artifacts(flow, run, task_id, attempt)}
+                for a in self.reader().artifacts(flow, run, task_id, attempt)}
+
+
+def _on_damage(spec: TaskSpec, flow_cls: type[FlowSpec], md: Any, task_id: int, step: str) -> Any:
+    """What a flow (or a join's input) raises when an artifact of task ``task_id`` (its
+    parent, or the run's parameters) turns out damaged: the artifact, the task, the path and
+    the step to re-run (``datastore/damage.py``)."""
+
+    def damaged(name: str, key: str, exc: Any, is_param: bool) -> BaseException:
+        from .datastore.damage import PARAMS_STEP, damaged_artifact
+        from .metadata import PARAMS_TASK
+
+        reader = md.reader() if isinstance(md, LazyArtifacts) else md if hasattr(md, "task") else None
+        module = sys.modules.get(flow_cls.__module__)
+        script = os.path.basename(getattr(module, "__file__", None) or "") or None
+        return damaged_artifact(exc, name=name, flow=spec.flow, run=spec.run,
+                                step=PARAMS_STEP if is_param else step,
+                                task_id=PARAMS_TASK if is_param else task_id, reader=reader,
+                                script=script,
+                                shown=f"self.{name}")
+
+    return damaged
 
 
 def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
@@ -262,8 +293,10 @@ def _build_flow(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, md: Any, b
     else:
         parent_id, _, parent_attempt = spec.parents[0]
         refs = md.artifacts_of(spec.flow, spec.run, parent_id, parent_attempt)
+    owner = spec.parents[0] if spec.parents and not node.is_join else (0, "", 0)
     flow._hw_bind(artifacts=dict(refs), params=params, store=blobs, graph=graph, step=spec.step,
-                  frames=spec.frames, is_join=node.is_join)
+                  frames=spec.frames, is_join=node.is_join,
+                  damaged=_on_damage(spec, flow_cls, md, owner[0], owner[1]))
     return flow
 
 
@@ -272,7 +305,8 @@ def _parent_view(parent: tuple[int, str, int], spec: TaskSpec, flow_cls: type[Fl
     task_id, step, attempt = parent
     view = flow_cls.__new__(flow_cls)
     refs = md.artifacts_of(spec.flow, spec.run, task_id, attempt)
-    view._hw_bind(artifacts=refs, params={}, store=blobs, graph=None, step=step)
+    view._hw_bind(artifacts=refs, params={}, store=blobs, graph=None, step=step,
+                  damaged=_on_damage(spec, flow_cls, md, task_id, step))
     return view
 
 
@@ -379,7 +413,16 @@ def _persist(flow: FlowSpec, blobs: Any) -> list[tuple[str, str, str, int]]:
     return list(out.values())
 
 
-def _unpicklable(name: str, value: Any, exc: SerializationError) -> HeadwaterException:
+def _unpicklable(name: str, value: Any, exc: SerializationError | DatastoreError) -> HeadwaterException:
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(exc, BlobWriteError):  # a full disk: one line, the artifact and the path
+        disk = f"the disk of {exc.root}" if exc.root else "that disk"
+        return BlobWriteError(
+            f"self.{name} (a {kind}) could not be written to {exc.path}: {exc.reason}. Nothing "
+            f"half-written was kept (the file is removed); free some space on {disk} and run "
+            "the step again (resume the run).", path=exc.path, root=exc.root, reason=exc.reason)
+    if isinstance(exc, DatastoreError):
+        return DatastoreError(f"self.{name} (a {kind}) could not be stored: {exc}")
     return UnpicklableArtifactError(
         f"the artifact self.{name} (a {type(value).__module__}.{type(value).__qualname__}) "
         f"cannot be stored: {exc}. Store something picklable instead (e.g. the object's "
@@ -387,9 +430,12 @@ def _unpicklable(name: str, value: Any, exc: SerializationError) -> HeadwaterExc
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
-    kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
-    if isinstance(exc, HeadwaterException):
-        kind = type(exc).__qualname__
+    cls = type(exc)
+    kind = f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.")
+    if isinstance(exc, HeadwaterException) and cls.__module__.split(".")[0] == "headwater":
+        # Headwater's own errors by their short name, or the name Metaflow records for the
+        # same failure (a timeout), so code written against Metaflow reads the same type.
+        kind = getattr(cls, "recorded_type", None) or cls.__qualname__
     return {
         "type": kind,
         "message": str(exc),
@@ -406,6 +452,8 @@ def user_traceback(exc: BaseException) -> str:
     frames = [f for f in tb.stack if not os.path.abspath(f.filename).startswith(package)]
     if frames:
         tb.stack = traceback.StackSummary.from_list(frames)
+    elif isinstance(exc, HeadwaterException):
+        tb.stack = traceback.StackSummary()  # our own sentence (a full disk...): no frames of ours
     return "".join(tb.format())
 
 

@@ -257,3 +257,10 @@ def test_an_outage_mid_run_fails_the_attempt_with_the_reason_and_resume_finishes
         assert "payload of 1000 bytes" in resumed.stdout
     finally:
         server.stop()
+
+
+def test_an_empty_blob_is_stored_and_the_connection_stays_usable(ds):
+    key = ds.blobs.save_bytes(b"")
+    assert ds.blobs.load_bytes(key) == b""
+    ref = ds.blobs.save([1, 2, 3])  # the next request on the same client answers at once
+    assert ds.blobs.load(ref.key, size=ref.size) == [1, 2, 3]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..exceptions import DamagedBlobError
 from .base import ClientObject, check_attempt, parse_pathspec
 from .errors import not_found
 from .records import ArtifactRow, to_datetime
@@ -76,8 +77,26 @@ class DataArtifact(ClientObject):
         """The value, loaded from the blob store the first time and then kept."""
         if self._value is _UNLOADED:
             row = self._index()
-            self._value = self._stores.datastore_for(self._flow, self._run).blobs.load(row.key, size=row.size)
+            try:
+                self._value = self._stores.datastore_for(self._flow, self._run).blobs.load(row.key, size=row.size)
+            except DamagedBlobError as exc:
+                raise self._damaged(row, exc) from None
         return self._value
+
+    def _damaged(self, row: ArtifactRow, exc: DamagedBlobError) -> DamagedBlobError:
+        """The error for a value whose stored bytes are damaged: this artifact, its task, the
+        path, and the step to re-run."""
+        from ..datastore.damage import damaged_artifact
+
+        script = None
+        try:
+            code = self.parent.parent.parent.code  # the run's code package names the flow file
+            script = code.script_name if code is not None else None
+        except Exception:  # noqa: BLE001 - only for the command in the message
+            pass
+        return damaged_artifact(exc, name=row.name, flow=self._flow, run=self._run,
+                                step=self._parts[2], task_id=self._parts[3],
+                                reader=self._stores.reader, script=script)
 
     @property
     def sha(self) -> str:

@@ -14,6 +14,7 @@ finished attempt never change, so they are read once; a running task is re-read 
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
 STREAMS = ("stdout", "stderr")
 
 
+class Metadata(namedtuple("Metadata", "name value created_at type task")):
+    """One metadata entry of a task (``task.metadata``), with Metaflow's fields."""
+
+    __slots__ = ()
+
+
 class TaskException(dict):  # type: ignore[type-arg]
     """The exception an attempt raised: a dict with ``type``, ``message`` and ``traceback`` keys,
     also readable as attributes.
@@ -54,6 +61,16 @@ class TaskException(dict):  # type: ignore[type-arg]
     @property
     def traceback(self) -> str:
         return str(self.get("traceback", ""))
+
+    @property
+    def exception(self) -> str:
+        """The message, by the name Metaflow's exception object gives it."""
+        return self.message
+
+    @property
+    def stacktrace(self) -> str:
+        """The traceback, by Metaflow's name."""
+        return self.traceback
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type
@@ -347,6 +364,18 @@ class Task(ClientObject):
         return foreach[-1].get("index") if foreach else None
 
     @property
+    def metadata(self) -> list[Metadata]:
+        """Every metadata entry of the task as Metaflow lists them: one ``attempt`` entry per
+        attempt (value ``"0"``, ``"1"``, ...), then the other facts of ``metadata_dict``."""
+        entries = [Metadata("attempt", str(a.attempt), to_datetime(a.started_at), "attempt", self)
+                   for a in self._stores.reader.attempts(self._flow, self._run, self._task_id)]
+        created = self.created_at
+        entries += [Metadata(name, value if isinstance(value, str) else json.dumps(value), created,
+                             name, self)
+                    for name, value in self.metadata_dict.items() if name != "attempt"]
+        return entries
+
+    @property
     def metadata_dict(self) -> dict[str, Any]:
         """Attempt facts (attempt, status, host, pid, ...) and any recorded task metadata."""
         attempt = self._attempt_row()
@@ -360,6 +389,12 @@ class Task(ClientObject):
         if row.origin_run_id is not None:
             out["origin-run-id"] = row.origin_run_id
             out["origin-task-id"] = row.origin_task_id
+        else:
+            # As in Metaflow, every task of a resumed run names the run it resumed; only a
+            # cloned task also names the task it was copied from.
+            run = self._stores.reader.run(self._flow, self._run)
+            if run is not None and run.origin_run_id:
+                out["origin-run-id"] = run.origin_run_id
         out.update(self._stores.reader.task_meta(self._flow, self._run, self._task_id))
         return out
 

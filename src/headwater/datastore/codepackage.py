@@ -64,8 +64,8 @@ def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) 
 
     When none of its files changed since the last run (same size, mtime, ctime and inode),
     the archive is not built again: the key recorded then is reused if its blob is still
-    there. ctime cannot be set by tools that preserve mtime (rsync -t, tar), so an edited
-    file is never taken for an unchanged one.
+    there and whole. ctime cannot be set by tools that preserve mtime (rsync -t, tar), so an
+    edited file is never taken for an unchanged one.
     """
     files = package_files(flow_file)
     stamp = []
@@ -99,8 +99,10 @@ def save_package(flow_file: str | os.PathLike[str], blobs: Any, cache_dir: str) 
 
 
 def _stored(blobs: Any, key: Any) -> bool:
+    """Whether the package recorded last is still stored, whole (read back and checked
+    against its key: a damaged one is built and stored again, which replaces it)."""
     try:
-        return isinstance(key, str) and blobs.exists(key)
+        return isinstance(key, str) and blobs.intact(key)
     except DatastoreError:  # not a key at all: the cache file was edited or damaged
         return False
 

@@ -8,8 +8,11 @@ The same layout and guarantees as a local folder. A blob becomes visible only wh
 or a multipart upload that S3 publishes at ``complete``. A value already stored (same key) is
 not sent again. Large blobs move as parallel parts straight from and to memory: the writer
 keeps references to the serialized buffers and slices them into parts; the reader fills the
-destination buffers with parallel ranged GETs. The blob format carries its lengths, so a
-truncated object is detected on load.
+destination buffers with parallel ranged GETs, hashing each part in order as it arrives, so
+every load checks the bytes against their key. A copy already stored is trusted only when
+whole: a small one is read back and compared; a large one must have the right size and no
+``<prefix>/damaged/<key>`` note, which a load that found it damaged leaves (a same-size bad
+re-upload passes the size check); otherwise the write replaces it.
 
 S3 has no append: a log is kept in memory and its object rewritten by a background thread as
 it grows (its first lines at once, then at most once every ``LOG_UPLOAD_EVERY`` seconds), and
@@ -107,14 +110,40 @@ class S3Storage(Storage):
         put_parts(self.bucket, self.object_key(key), [memoryview(data).cast("B")])
 
     def store_small(self, key: str, data: bytes) -> None:
-        # A look-up costs a round trip as a small PUT does; an equal object replaced by equal
-        # bytes is harmless (and heals a damaged copy).
-        if len(data) > TINY and self.exists(key):
+        # Up to TINY, a look-up costs a round trip as a PUT does: put it, which also replaces a
+        # damaged copy. Above, the stored copy is read back (one GET, as a look-up would be)
+        # and kept only when it holds exactly these bytes.
+        if len(data) > TINY and get_or_none(self.bucket, self.object_key(key)) == data:
             return
         self.write_bytes(key, data)
 
+    def damaged_key(self, key: str) -> str:
+        """The note that the blob under ``key`` was found damaged (see ``damaged``)."""
+        check_key(key)
+        return f"{self.prefix}/damaged/{key}" if self.prefix else f"damaged/{key}"
+
+    def damaged(self, key: str) -> None:
+        # A large object is kept by a later write when its size matches, which a same-size
+        # damage (a bad re-upload) would pass: this note tells that write to replace it.
+        try:
+            # Not empty: an empty PUT upsets some servers' keep-alive connections (SeaweedFS).
+            s3client.client().put_object(Bucket=self.bucket, Key=self.damaged_key(key),
+                                         Body=b"found damaged on load; the next write replaces it\n")
+        except Exception:  # noqa: BLE001 - best effort: a reader may not be allowed to write
+            pass
+
     def pool(self) -> ThreadPoolExecutor:
         return pool("objects")
+
+
+def get_or_none(bucket: str, name: str) -> bytes | None:
+    """The object's bytes, or None when there is none."""
+    try:
+        return s3client.client().get_object(Bucket=bucket, Key=name)["Body"].read()
+    except Exception as exc:  # noqa: BLE001
+        if s3client.is_missing(exc):
+            return None
+        raise s3client.s3_error(exc, "read", bucket, name) from None
 
 
 def head(bucket: str, name: str) -> int | None:
@@ -132,6 +161,11 @@ def put_parts(bucket: str, name: str, chunks: list[memoryview]) -> None:
     total = sum(c.nbytes for c in chunks)
     c = s3client.client()
     try:
+        if total == 0:
+            # No body at all: an empty one makes some servers (SeaweedFS) answer botocore's
+            # "Expect: 100-continue" in a way that stalls the connection's next request.
+            c.put_object(Bucket=bucket, Key=name)
+            return
         if total <= SINGLE_PUT:
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             c.put_object(Bucket=bucket, Key=name, Body=bytes(body) if isinstance(body, memoryview) else body)
@@ -246,11 +280,19 @@ class S3BlobWriter(BlobWriter):
         chunks = self._chunks + ([memoryview(bytes(self._small))] if self._small else [])
         self._chunks, self._small = [], bytearray()
         total = sum(c.nbytes for c in chunks)
-        name = self._storage.object_key(key)
-        if head(self._storage.bucket, name) == total:
+        storage, bucket = self._storage, self._storage.bucket
+        name = storage.object_key(key)
+        found = head(bucket, name)
+        note = storage.damaged_key(key)
+        if found == total and head(bucket, note) is None:
             self.committed = True
-            return  # the same bytes are stored already (same key, same size)
-        put_parts(self._storage.bucket, name, chunks or [memoryview(b"")])
+            return  # the same bytes are stored already (same key, same size, not found damaged)
+        put_parts(bucket, name, chunks or [memoryview(b"")])  # replaces a damaged copy
+        if found is not None:
+            try:
+                s3client.client().delete_object(Bucket=bucket, Key=note)
+            except Exception:  # noqa: BLE001 - a note left behind costs one more upload, later
+                pass
         self.committed = True
 
     def abort(self) -> None:
@@ -305,6 +347,20 @@ class S3Reader(io.RawIOBase):
         self._pos += take
         return take
 
+    def readinto_hashed(self, b: Any, consume: Any) -> int:
+        """``readinto`` that hands what it wrote to ``consume`` in order: a large read's parts
+        are fetched side by side and each is hashed as soon as it and those before it have
+        arrived, while the later ones are still on the way (``blobs._HashingReader``)."""
+        view = memoryview(b).cast("B")
+        n = min(view.nbytes, self.size - self._pos)
+        if n >= PARALLEL_MIN and not 0 <= self._pos - self._buf_at < len(self._buf):
+            self._fetch_parallel(view[:n], self._pos, consume)
+            self._pos += n
+            return n
+        got = self.readinto(view)
+        consume(view[:got])
+        return got
+
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = self.size - self._pos
@@ -343,10 +399,18 @@ class S3Reader(io.RawIOBase):
                 raise self._missing() from None
             raise s3client.s3_error(exc, "read", self.bucket, self.name) from None
 
-    def _fetch_parallel(self, view: memoryview, start: int) -> None:
+    def _fetch_parallel(self, view: memoryview, start: int, consume: Any = None) -> None:
         pieces = [(view[pos:pos + PART], start + pos) for pos in range(0, view.nbytes, PART)]
-        for future in [pool().submit(self._fetch_into, piece, at) for piece, at in pieces]:
-            future.result()
+        futures = [pool().submit(self._fetch_into, piece, at) for piece, at in pieces]
+        try:
+            for (piece, _), future in zip(pieces, futures, strict=True):
+                future.result()
+                if consume is not None:
+                    consume(piece)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 # -- logs ---------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import threading
 from collections import deque
 from types import SimpleNamespace
 
-from headwater.exceptions import DatastoreError
+from headwater.exceptions import DamagedBlobError, DatastoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:  # imported lazily: a client reading small raw blobs needs neither
@@ -250,11 +250,14 @@ def unpickle(stream: Any, buffers: list[Any], name: str) -> Any:
         raise corrupted(name, f"its pickle stream is damaged ({exc})") from exc
 
 
-def corrupted(name: str, reason: str) -> DatastoreError:
-    """The error for a damaged blob: what, why, and what to do."""
-    return DatastoreError(
-        f"{name} is corrupted: {reason}. It was probably truncated by a crash or a full disk, "
-        "or modified outside Headwater. Delete the file and re-run the step that produced it."
+def corrupted(name: str, reason: str) -> DamagedBlobError:
+    """The error for a damaged blob: what, why, and what to do. The caller that knows which
+    artifact of which task it is rewords it (``datastore/damage.py``)."""
+    return DamagedBlobError(
+        f"{name} is corrupted: {reason}. Its bytes changed after they were stored (a cut or "
+        "bad copy, bit rot), so they are not used. Re-run the step that produced it (resume "
+        "from that step): storing the value again replaces the damaged copy.",
+        reason=reason,
     )
 
 

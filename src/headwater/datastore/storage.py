@@ -12,6 +12,11 @@ key is only known once the last byte is written, hence the writer/commit shape::
         w.write(chunk)
         ...
         w.commit(key)           # without commit (or on error) the temporary is discarded
+
+A copy already stored under the key is trusted only when it is known whole: a small blob is
+read back and compared, a large one is replaced (locally: the rename costs nothing more) or
+kept when its size matches and no load found it damaged (S3). A write that fails (a full
+disk) removes its temporary and raises BlobWriteError naming the path.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-from headwater.exceptions import DatastoreError
+from headwater.exceptions import BlobWriteError, DatastoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -53,7 +58,8 @@ class BlobWriter(ABC):
 
     @abstractmethod
     def commit(self, key: str) -> None:
-        """Publish the written bytes under ``key``; if the key already exists, keep that one."""
+        """Publish the written bytes under ``key``, replacing a copy already there unless it
+        is known whole."""
 
     @abstractmethod
     def abort(self) -> None:
@@ -113,9 +119,18 @@ class Storage(ABC):
             w.commit(key)
 
     def store_small(self, key: str, data: bytes) -> None:
-        """Store a small blob unless its key is there already (same key, same bytes)."""
-        if not self.exists(key):  # most re-saved artifacts are already stored
-            self.write_bytes(key, data)
+        """Store a small blob unless exactly these bytes are there already: the stored copy is
+        read back and compared (it is small), and replaced when it is damaged."""
+        try:
+            if self.read_bytes(key) == data:  # most re-saved artifacts are already stored
+                return
+        except DatastoreError:
+            pass  # not there (or unreadable): write it
+        self.write_bytes(key, data)
+
+    def damaged(self, key: str) -> None:  # noqa: B027 - optional: most stores need no note
+        """A load found the blob under ``key`` damaged: make sure the next write of the same
+        value replaces it. Best effort, never raises."""
 
     def missing(self, key: str) -> DatastoreError:
         """The error for a blob that should exist but does not."""
@@ -129,8 +144,9 @@ class Storage(ABC):
 class LocalStorage(Storage):
     """Blobs as files under ``<root>/blobs/<key[:2]>/<key[2:]>``; temporaries in ``<root>/tmp``.
 
-    No fsync: a power loss may leave a torn blob after rename, which the blob format detects
-    on load (lengths are checked) and reports as corrupted. Durability is traded for speed.
+    No fsync: a power loss may leave a torn blob after rename, which every load detects (the
+    bytes are checked against their key) and reports as damaged; the next write of the same
+    value replaces it. Durability is traded for speed.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -182,6 +198,16 @@ class LocalStorage(Storage):
         except FileNotFoundError:
             raise self.missing(key) from None
 
+    def store_small(self, key: str, data: bytes) -> None:
+        final = self._path(key)
+        try:
+            with open(final, "rb", buffering=0) as f:
+                if f.readall() == data:  # most re-saved artifacts are already stored, whole
+                    return
+        except OSError:
+            pass  # not there, or unreadable: write it
+        self.write_bytes(key, data)
+
     def write_bytes(self, key: str, data: Any) -> None:
         # Fast path for small blobs: raw fd calls avoid building a Python file object.
         final = self._path(key)
@@ -191,13 +217,21 @@ class LocalStorage(Storage):
             with memoryview(data) as view:
                 while view:  # os.write may write less than asked
                     view = view[os.write(fd, view) :]
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
             _unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self.write_failed(exc, final) from None
             raise
         os.close(fd)
-        # Callers check exists() first for small blobs; replacing an equal blob is harmless.
-        self._publish(tmp, final, check_existing=False)
+        self._publish(tmp, final)  # replaces a copy already there: equal bytes, or damaged ones
+
+    def write_failed(self, exc: OSError, path: str) -> BlobWriteError:
+        """The one-line error for bytes that could not be written to ``path`` (disk full)."""
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return BlobWriteError(
+            f"could not write {path}: {reason}. Nothing half-written was kept; free space on "
+            f"the disk of {self._root} and run again.", path=path, root=self._root, reason=reason)
 
     def remove_stale_temporaries(self, older_than: float = 24 * 3600) -> int:
         """Delete temporaries left by crashed writers; return how many were removed."""
@@ -222,17 +256,20 @@ class LocalStorage(Storage):
     def _create(self, tmp: str) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
-            return os.open(tmp, flags, 0o666)
-        except FileNotFoundError:  # tmp dir removed under us (e.g. datastore cleanup)
-            os.makedirs(self._tmp, exist_ok=True)
-            return os.open(tmp, flags, 0o666)
+            try:
+                return os.open(tmp, flags, 0o666)
+            except FileNotFoundError:  # tmp dir removed under us (e.g. datastore cleanup)
+                os.makedirs(self._tmp, exist_ok=True)
+                return os.open(tmp, flags, 0o666)
+        except OSError as exc:
+            raise self.write_failed(exc, tmp) from None
 
-    def _publish(self, tmp: str, final: str, check_existing: bool = True) -> None:
-        """Atomically move a finished temporary to its final path, or drop it if a copy exists."""
+    def _publish(self, tmp: str, final: str) -> None:
+        """Atomically move a finished temporary to its final path.
+
+        A copy already there is replaced, not trusted: it holds the same bytes, or damaged
+        ones, and the rename costs the same as deleting the temporary would."""
         try:
-            if check_existing and os.path.exists(final):
-                _unlink(tmp)  # same key = same bytes: keep the existing blob
-                return
             try:
                 os.replace(tmp, final)  # atomic; racing writers replace equal bytes, harmless
             except FileNotFoundError:
@@ -240,8 +277,10 @@ class LocalStorage(Storage):
                     raise
                 os.makedirs(os.path.dirname(final), exist_ok=True)  # first blob of this prefix
                 os.replace(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             _unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self.write_failed(exc, final) from None
             raise
 
 
@@ -257,7 +296,11 @@ class LocalBlobWriter(BlobWriter):
     def write(self, data: Any) -> int:
         if self._file is None:
             raise DatastoreError("Cannot write to a blob that was committed or aborted.")
-        return self._file.write(data)
+        try:
+            return self._file.write(data)
+        except OSError as exc:  # a full disk: the temporary goes now, the error names it
+            self.abort()
+            raise self._storage.write_failed(exc, self._tmp) from None
 
     def commit(self, key: str) -> None:
         if self._file is None:
@@ -265,6 +308,10 @@ class LocalBlobWriter(BlobWriter):
         final = self._storage._path(key)
         try:
             self._file.close()  # flush before the rename makes the blob visible
+        except OSError as exc:
+            self._file = None
+            self.abort()
+            raise self._storage.write_failed(exc, self._tmp) from None
         finally:
             self._file = None
         self._storage._publish(self._tmp, final)

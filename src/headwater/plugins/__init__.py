@@ -21,6 +21,7 @@ STEP_DECORATORS = {
     "resources": "headwater.plugins.resources:resources",
     "environment": "headwater.plugins.environment:environment",
     "card": "headwater.plugins.card:card",
+    "secrets": "headwater.plugins.secrets:secrets",
 }
 
 

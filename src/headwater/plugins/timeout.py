@@ -24,6 +24,9 @@ MAX_SECONDS = 365 * 24 * 3600
 
 class StepTimeout(StepError):
     headline = "Step timed out"
+    # What an attempt records as its exception type (``task.exception.type``, ``@catch``'s
+    # ``.type``): Metaflow's name for a timeout, so code that tests for it keeps working.
+    recorded_type = "metaflow.plugins.timeout_decorator.TimeoutException"
 
 
 class timeout(StepDecorator):  # noqa: N801
