@@ -23,7 +23,6 @@ warning loses at most the last second of its tasks' output.
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 import time
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..exceptions import DatastoreError
 from . import s3client
-from .cards import INDEX, CardInfo
+from .cards import INDEX, CardFolder, CardInfo
 from .datastore import Datastore
 from .logs import parse_lines
 from .storage import BlobWriter, Storage, check_key
@@ -464,30 +463,25 @@ class S3LogWriter:
 # -- cards --------------------------------------------------------------------------------------
 
 
-class S3CardFolder:
-    """The cards of one attempt, as objects (the interface of :class:`.cards.CardFolder`)."""
+class S3CardFolder(CardFolder):
+    """The cards of one attempt, as objects: :class:`.cards.CardFolder`'s index logic, with
+    each file a PUT or a GET (one PUT is atomic, as the local rename is)."""
 
     def __init__(self, bucket: str, prefix: str) -> None:
-        self.bucket, self.prefix = bucket, prefix
+        super().__init__(prefix)
+        self.bucket = bucket
 
     @property
     def location(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
+        return f"s3://{self.bucket}/{self.path}"
 
     def _name(self, file: str) -> str:
-        return f"{self.prefix}/{os.path.basename(str(file))}"
+        return f"{self.path}/{os.path.basename(str(file))}"
 
-    def write(self, index: int, card_type: str, card_id: str | None, html: str, *,
-              final: bool) -> CardInfo:
-        info = CardInfo(index, card_type, card_id, f"{index}.html", time.time(), final)
-        c = s3client.client()
-        c.put_object(Bucket=self.bucket, Key=self._name(info.file), Body=html.encode("utf-8"),
-                     ContentType="text/html; charset=utf-8")
-        cards = {card.index: card for card in self.list()}
-        cards[index] = info
-        body = json.dumps([card.as_dict() for card in sorted(cards.values(), key=lambda c: c.index)])
-        c.put_object(Bucket=self.bucket, Key=self._name(INDEX), Body=body.encode("utf-8"))
-        return info
+    def _atomic_write(self, name: str, data: bytes) -> None:
+        kind = "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
+        s3client.client().put_object(Bucket=self.bucket, Key=self._name(name), Body=data,
+                                     ContentType=kind)
 
     def _get(self, file: str) -> str:
         name = self._name(file)
@@ -502,13 +496,6 @@ class S3CardFolder:
 
     def index_text(self) -> str:
         return self._get(INDEX)
-
-    def list(self) -> list[CardInfo]:
-        try:
-            raw = json.loads(self.index_text())
-        except (OSError, ValueError):
-            return []
-        return [CardInfo(**entry) for entry in raw]
 
     def has(self, name: str) -> bool:
         return head(self.bucket, self._name(name)) is not None

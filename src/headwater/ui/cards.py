@@ -25,7 +25,7 @@ from ..datastore.cards import INDEX, CardFolder, CardInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from ..datastore.datastore import Datastore
+    pass
 
 RESIZE = ("<script>(function(){var i=%d;function s(){try{parent.postMessage({headwaterCard:i,"
           "height:Math.max(document.documentElement.scrollHeight,document.body?document.body."
@@ -42,10 +42,6 @@ class Card:
     @property
     def title(self) -> str:
         return self.info.id or f"Card {self.info.index + 1}"
-
-
-def directory(ds: Datastore, flow: str, run: int, step: str, task_id: int, attempt: int) -> CardFolder:
-    return ds.cards(flow, run, step, task_id, attempt)
 
 
 def list_for(folder: CardFolder) -> tuple[list[Card], str | None]:
