@@ -10,6 +10,8 @@ import sys
 import psutil
 import pytest
 
+from headwater.client import ObjectNotFound
+
 from .conftest import concurrently, kill_quietly, outcome, wait_for
 
 KILLED = """
@@ -118,6 +120,16 @@ def alive(processes):
     return out
 
 
+def stored_naps(d) -> int:
+    """How many nap tasks of SleepyFlow/1 have their output stored, as a reader sees it."""
+    with d.client():
+        try:
+            tasks = d.tasks("SleepyFlow/1", "nap")
+        except ObjectNotFound:
+            return 0
+        return sum("napping" in t.stdout for t in tasks)
+
+
 def kill_the_scheduler(d):
     """Start a run, wait for its three tasks to nap, SIGKILL the scheduler process."""
     d.write(SLEEPY)
@@ -128,6 +140,9 @@ def kill_the_scheduler(d):
     descendants, names = [], []
     try:
         wait_for(lambda: console.read_text().count("napping") == 3, 60, "three tasks to nap")
+        # On S3 a log reaches its object up to a second after the console shows it (and a
+        # SIGKILLed scheduler loses that second, as documented): kill once the output is stored.
+        wait_for(lambda: stored_naps(d) == 3, 30, "the three naps' output to be stored")
         descendants = psutil.Process(proc.pid).children(recursive=True)
         names = [p.name() for p in descendants]
         kill_quietly(proc.pid)
