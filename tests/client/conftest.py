@@ -79,7 +79,13 @@ class Builder:
         return (name, ref.key, ref.type, ref.size)
 
     def params_of(self, flow: str, run: int) -> dict[str, tuple[str, str, int]]:
-        return self.md.artifacts_of(flow, run, PARAMS_TASK, 0)
+        from headwater.metadata import open_reader
+
+        reader = open_reader(self.md.url)
+        try:
+            return {a.name: (a.key, a.type, a.size) for a in reader.artifacts(flow, run, PARAMS_TASK, 0)}
+        finally:
+            reader.close()
 
     def task(self, flow: str, run: int, task_id: int, step: str, *, parents: tuple[int, ...] = (0,),
              frames: list[dict] | None = None) -> None:

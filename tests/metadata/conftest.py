@@ -62,7 +62,7 @@ class Backend:
 
 
 def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    import headwater.metadata.sqlite as module
+    import headwater.metadata.sql_writer as module
 
     @contextlib.contextmanager
     def earlier(seconds: float) -> Iterator[None]:

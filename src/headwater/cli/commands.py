@@ -62,9 +62,6 @@ S3_ROOT_ENV = "HEADWATER_DATASTORE_SYSROOT_S3"
 
 # Values of Metaflow's top-level options that need a capability Headwater does not have yet.
 NOT_YET = {
-    ("metadata", "service"): (
-        "--metadata service: Metaflow's metadata service is not available in Headwater yet. "
-        "Runs are recorded locally, in the .headwater directory (--metadata local, the default)."),
     ("environment", "conda"): (
         "--environment conda: @conda environments are not available in Headwater yet. Use "
         "--environment local (the default): steps run with the packages of this interpreter."),
@@ -91,6 +88,8 @@ class FlowContext:
 
     def __init__(self, flow_cls: type, group: dict[str, Any]) -> None:
         check_group_options(group)
+        # The choice reaches readers and task processes through its environment twin.
+        os.environ["HEADWATER_DEFAULT_METADATA"] = group["metadata"]
         self.flow_cls = flow_cls
         self.group = group  # GROUP_OPTIONS by dest, as parsed
         self.config_paths = dict(group["configs"])

@@ -4,6 +4,7 @@
     headwater runs [FLOW]           recent runs: status, start, duration, tags
     headwater show PATHSPEC         a run, step or task with its artifacts
     headwater ui                    browse everything in a browser
+    headwater service --database U  the team metadata service (PostgreSQL), with the UI
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def cli(datastore_root: str | None) -> None:
 
     ctx = click.get_current_context()
     ctx.obj = datastore_root
-    if ctx.invoked_subcommand != "ui":  # `ui` takes its own --datastore-root
+    if ctx.invoked_subcommand not in ("ui", "service"):  # `ui` takes its own --datastore-root
         # Fail early, with a clear message, when there is no datastore; the client reads
         # the one found (given explicitly, not through the environment).
         from ..client.stores import use_datastore
@@ -210,5 +211,33 @@ def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_ro
     root = find_root(datastore_root or click.get_current_context().obj)
     try:
         serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.option("--database", required=True, metavar="URL", envvar="HEADWATER_SERVICE_DATABASE",
+              help="PostgreSQL to keep the records in: postgresql://USER[:PASSWORD]@HOST:PORT/DB "
+                   "(HEADWATER_SERVICE_DATABASE keeps a password out of the process list).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on. Anything but a loopback address needs --token.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--token", default=None, metavar="SECRET", envvar="HEADWATER_SERVICE_AUTH_KEY",
+              help="Require this secret from every client (their HEADWATER_SERVICE_AUTH_KEY), and "
+                   "from the UI's visitors once, as ?token=....")
+@click.option("--no-ui", is_flag=True, help="Serve only the API, not the UI.")
+def service(database: str, host: str, port: int, token: str | None, no_ui: bool) -> None:
+    """Run the team metadata service: every run of every machine recorded in PostgreSQL.
+
+    It creates or migrates its tables at start (safe to run again, and with two services on one
+    database). Flows and readers use it with HEADWATER_DEFAULT_METADATA=service (or
+    --metadata service), HEADWATER_SERVICE_URL and HEADWATER_SERVICE_AUTH_KEY; the UI is served
+    at the same address.
+    """
+    from ..service.server import serve
+
+    try:
+        serve(database, host=host, port=port, token=token, ui=not no_ui, echo=click.echo)
     except KeyboardInterrupt:
         pass

@@ -78,9 +78,9 @@ GROUP_OPTIONS = (
     # that needs a capability Headwater does not have yet stops with a clear message
     # (``commands.check_group_options``).
     Opt(("--metadata",), "metadata",
-        "Where runs are recorded: local (the .headwater directory). The metadata service "
-        "(service) is not available yet.",
-        kind="choice", default="local", choices=("local", "service")),
+        "Where runs are recorded: local (the .headwater directory) or service (the metadata "
+        "service at HEADWATER_SERVICE_URL, with HEADWATER_SERVICE_AUTH_KEY).",
+        kind="choice", default="local", choices=("local", "service"), envvar="HEADWATER_DEFAULT_METADATA"),
     Opt(("--environment",), "environment",
         "Where steps find their packages: local (this interpreter). conda, pypi and uv "
         "environments are not available yet.",

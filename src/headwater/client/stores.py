@@ -36,10 +36,10 @@ _lock = threading.Lock()
 class Stores:
     """Read access to one datastore. Get one with ``current_stores()``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, reader: MetadataReader | None = None) -> None:
         self.root = root
         self.pid = os.getpid()  # SQLite connections must not cross fork: children open their own
-        self._reader: MetadataReader | None = None
+        self._reader = reader
         self._datastore: Datastore | None = None
         self._run_datastores: dict[tuple[str, int], Datastore] = {}
         self._lock = threading.Lock()
@@ -53,9 +53,9 @@ class Stores:
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
-                    from ..metadata import open_reader
+                    from ..metadata import location_for, open_reader
 
-                    self._reader = open_reader(str(self.root))
+                    self._reader = open_reader(location_for(self.root))
         return self._reader
 
     @property
@@ -93,9 +93,9 @@ class Stores:
     @contextmanager
     def writer(self) -> Iterator[MetadataWriter]:
         """A metadata writer, closed on exit (only tag changes use it)."""
-        from ..metadata import open_writer
+        from ..metadata import location_for, open_writer
 
-        md = open_writer(str(self.root))
+        md = open_writer(location_for(self.root))
         try:
             yield md
         finally:

@@ -45,6 +45,8 @@ def root_dir(explicit: str | os.PathLike[str] | None = None, *, create: bool = F
                 break
             folder = parent
         root = os.path.join(here, DIRNAME)
+        if not create and _service_selected():
+            return root  # runs are found through the service, wherever the reader is
         if not create:
             raise DatastoreError(
                 f"no {DIRNAME} directory in {here} or any parent. Run a flow from this directory "
@@ -59,3 +61,9 @@ def root_dir(explicit: str | os.PathLike[str] | None = None, *, create: bool = F
             "or run a flow to create it."
         )
     return root
+
+
+def _service_selected() -> bool:
+    """The metadata service holds the records, so a reader needs no local folder (each run
+    names the datastore of its bytes)."""
+    return os.environ.get("HEADWATER_DEFAULT_METADATA", "").strip().lower() == "service"

@@ -28,17 +28,47 @@ _EXPORTS = {
     "SQLiteMetadata": "sqlite",
     "SQLiteReader": "sqlite_reader",
 }
-__all__ = sorted([*_EXPORTS, "open_reader", "open_writer"])
+__all__ = sorted([*_EXPORTS, "location_for", "open_reader", "open_writer", "selected"])
+
+
+SELECT_ENV = "HEADWATER_DEFAULT_METADATA"
+CHOICES = ("local", "service")
+
+
+def selected() -> str:
+    """Which records runs and readers use: ``local`` (the datastore's SQLite database, the
+    default) or ``service`` (the metadata service at ``HEADWATER_SERVICE_URL``)."""
+    import os
+
+    from ..exceptions import MetadataError
+
+    value = (os.environ.get(SELECT_ENV) or "local").strip().lower()
+    if value not in CHOICES:
+        raise MetadataError(f"{SELECT_ENV}={value!r} is not a metadata choice: use local or service.")
+    return value
+
+
+def location_for(root: str | os.PathLike[str]) -> str:
+    """Where the records of the datastore at ``root`` are: its folder, or the service's URL
+    when the service is selected (:func:`selected`)."""
+    if selected() == "service":
+        import os
+
+        from .service_client import URL_ENV, connect
+
+        connect(os.environ.get(URL_ENV))  # a missing or malformed URL is reported here
+        return os.environ[URL_ENV].rstrip("/")
+    return str(root)
 
 
 def open_reader(location: str | os.PathLike[str]) -> MetadataReader:
     """The reader of the records at ``location``: a datastore's ``.headwater`` directory (its
-    SQLite database). An ``http(s)://`` URL will select the metadata service."""
+    SQLite database), or the ``http(s)://`` URL of a metadata service."""
     text = str(location)
     if text.startswith(("http://", "https://")):
-        from ..exceptions import MetadataError
+        from .service_client import ServiceReader
 
-        raise MetadataError(f"cannot read {text}: this Headwater has no metadata service client yet.")
+        return ServiceReader(text)
     from .sqlite_reader import SQLiteReader
 
     return SQLiteReader(location)
@@ -48,9 +78,9 @@ def open_writer(location: str | os.PathLike[str]) -> MetadataWriter:
     """The writer of the records at ``location`` (see :func:`open_reader`)."""
     text = str(location)
     if text.startswith(("http://", "https://")):
-        from ..exceptions import MetadataError
+        from .service_client import ServiceWriter
 
-        raise MetadataError(f"cannot write to {text}: this Headwater has no metadata service client yet.")
+        return ServiceWriter(text)
     from .sqlite import SQLiteMetadata
 
     return SQLiteMetadata(location)

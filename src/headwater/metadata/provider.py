@@ -117,6 +117,16 @@ class MetadataWriter(ABC):
                     remove: Iterable[str] = ()) -> None:
         """Add and remove user tags (system tags never change)."""
 
+    def flush(self) -> None:
+        """Wait until every write made so far is recorded. Writers that record before
+        returning (SQLite) have nothing to wait for; the service's writer sends in the
+        background, and a task that reads its inputs from the records needs them there."""
+        return None
+
+    def check(self) -> None:
+        """Fail now, in one clear line, if the records cannot be written (before any task)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release connections."""

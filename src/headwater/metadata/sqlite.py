@@ -1,6 +1,6 @@
 """Run records in an embedded SQLite database (WAL mode), one file per datastore.
 
-Tables (the same schema serves the HTTP metadata service on PostgreSQL later):
+Tables (the same in PostgreSQL, ``postgres.py``; the statements are ``sql_writer.py``'s):
 
     flows      one row per flow name
     runs       (flow, run_number) status, user, times, heartbeat, origin run, code package
@@ -18,16 +18,14 @@ same moment get different numbers. Parameters are the artifacts of task 0 of ste
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from ..exceptions import MetadataError
-from ..user import hostname
-from .provider import MetadataWriter
+from .sql_writer import SQLWriter
 from .vocabulary import PARAMS_STEP, PARAMS_TASK, Status  # noqa: F401 - re-exported
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -142,7 +140,7 @@ def connect_readonly(path: str) -> sqlite3.Connection:
     return db
 
 
-class SQLiteMetadata(MetadataWriter):
+class SQLiteMetadata(SQLWriter):
     """Read and write run records. One instance per process; not shared across fork.
 
     >>> md = SQLiteMetadata(".headwater")          # doctest: +SKIP
@@ -150,6 +148,7 @@ class SQLiteMetadata(MetadataWriter):
     """
 
     def __init__(self, root: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        super().__init__()
         self.url = os.fspath(root)
         self.path = os.path.join(root, "metadata.db")
         self._lock = threading.RLock()
@@ -213,190 +212,20 @@ class SQLiteMetadata(MetadataWriter):
             except sqlite3.Error as exc:
                 raise MetadataError(f"reading {self.path} failed: {exc}") from exc
 
-    # -- runs ------------------------------------------------------------------------------
-    def new_run(self, flow: str, *, user: str, tags: Iterable[str], system_tags: Iterable[str],
-                origin_run_id: str | None = None, graph: dict | None = None,
-                datastore: str | None = None) -> int:
-        """Create a run and return its number (1, 2, 3, ... per flow)."""
-        now = time.time()
-        with self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO flows VALUES (?, ?)", (flow, now))
-            (number,) = self.db.execute(
-                "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE flow = ?", (flow,)
-            ).fetchone()
-            self.db.execute(
-                "INSERT INTO runs (flow, run_number, user, status, created_at, heartbeat_at,"
-                " origin_run_id, graph, host, pid, datastore) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (flow, number, user, Status.RUNNING.value, now, now, origin_run_id,
-                 json.dumps(graph) if graph else None, hostname(), os.getpid(), datastore),
-            )
-            self.db.executemany(
-                "INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)",
-                [(flow, number, t, 0) for t in tags] + [(flow, number, t, 1) for t in system_tags],
-            )
+    # -- what SQLWriter asks -----------------------------------------------------------------
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        return self.db.execute(sql, args).fetchall()
+
+    def _execmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.db.executemany(sql, rows)
+
+    def _allocate_run(self, flow: str, now: float) -> int:
+        # Inside BEGIN IMMEDIATE: no other writer can allocate between the read and the insert.
+        self.db.execute("INSERT OR IGNORE INTO flows VALUES (?, ?)", (flow, now))
+        (number,) = self.db.execute(
+            "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE flow = ?", (flow,)).fetchone()
         return number
-
-    def set_run_code(self, flow: str, run: int, code_key: str) -> None:
-        with self.transaction():
-            self.db.execute("UPDATE runs SET code_key = ? WHERE flow = ? AND run_number = ?",
-                            (code_key, flow, run))
-
-    def heartbeat(self, flow: str, run: int, attempts: Sequence[tuple[int, int]] = ()) -> None:
-        now = time.time()
-        with self.transaction():
-            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE flow = ? AND run_number = ?",
-                            (now, flow, run))
-            if attempts:
-                self.db.executemany(
-                    "UPDATE attempts SET heartbeat_at = ? WHERE flow = ? AND run_number = ?"
-                    " AND task_id = ? AND attempt = ?",
-                    [(now, flow, run, task_id, attempt) for task_id, attempt in attempts])
-
-    def finish_run(self, flow: str, run: int, status: Status) -> None:
-        now = time.time()
-        with self.transaction():
-            self.db.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ? WHERE flow = ? AND run_number = ?",
-                (status.value, now, now, flow, run),
-            )
-
-    # -- tasks and attempts --------------------------------------------------------------
-    def new_task(self, flow: str, run: int, task_id: int, step: str, *, foreach_stack: Any = None,
-                 parents: Sequence[int] = (), origin: tuple[str, int] | None = None,
-                 status: Status = Status.RUNNING, attempt: int = 0, finished: bool = False,
-                 exist_ok: bool = False) -> None:
-        now = time.time()
-        verb = "INSERT OR IGNORE" if exist_ok else "INSERT"
-        with self.transaction():
-            self.db.execute(
-                f"{verb} INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
-                (flow, run, task_id, step, status.value, attempt, now, now if finished else None,
-                 json.dumps(foreach_stack) if foreach_stack else None, json.dumps(list(parents)),
-                 origin[0] if origin else None, origin[1] if origin else None),
-            )
-
-    def start_attempt(self, flow: str, run: int, task_id: int, attempt: int, *,
-                      host: str | None = None, pid: int | None = None) -> None:
-        now = time.time()
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO attempts (flow, run_number, task_id, attempt, status, started_at,"
-                " host, pid, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (flow, run, task_id, attempt, Status.RUNNING.value, now, host, pid, now),
-            )
-            self.db.execute(
-                "UPDATE tasks SET attempt = ?, status = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
-                (attempt, Status.RUNNING.value, flow, run, task_id),
-            )
-
-    def set_attempt_pid(self, flow: str, run: int, task_id: int, attempt: int, pid: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE attempts SET pid = ? WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = ?",
-                (pid, flow, run, task_id, attempt),
-            )
-
-    def finish_attempt(self, flow: str, run: int, task_id: int, attempt: int, *, status: Status,
-                       exit_reason: str | None = None, exception: dict | None = None,
-                       artifacts: Sequence[tuple[str, str, str, int]] = (),
-                       task_final: bool = True,
-                       host_pid: tuple[str | None, int | None] | None = None,
-                       transition: dict | None = None) -> None:
-        """Record an attempt's outcome and its artifacts in one transaction.
-
-        ``task_final`` is False when the runtime will retry, so the task stays running.
-        """
-        now = time.time()
-        with self.transaction():
-            self.db.execute(
-                "UPDATE attempts SET status = ?, finished_at = ?, exit_reason = ?, exception = ?"
-                " WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = ?",
-                (status.value, now, exit_reason, json.dumps(exception) if exception else None,
-                 flow, run, task_id, attempt),
-            )
-            if host_pid and host_pid[1]:
-                self.db.execute(
-                    "UPDATE attempts SET host = ?, pid = ? WHERE flow = ? AND run_number = ?"
-                    " AND task_id = ? AND attempt = ?", (*host_pid, flow, run, task_id, attempt))
-            if artifacts:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?,?,?,?,?)",
-                    [(flow, run, task_id, attempt, *a) for a in artifacts],
-                )
-            if task_final:
-                self.db.execute(
-                    "UPDATE tasks SET status = ?, finished_at = ?, transition = ?"
-                    " WHERE flow = ? AND run_number = ? AND task_id = ?",
-                    (status.value, now, json.dumps(transition) if transition else None, flow, run, task_id),
-                )
-
-    def finish_task(self, flow: str, run: int, task_id: int, status: Status) -> None:
-        """Close a task without a new attempt (a retry that will not happen)."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE tasks SET status = ?, finished_at = ? WHERE flow = ? AND run_number = ? AND task_id = ?",
-                (status.value, time.time(), flow, run, task_id))
-
-    def clone_task(self, flow: str, run: int, task_id: int, *, origin_run: int, origin_task: int,
-                   parents: Sequence[int], foreach_stack: Any = None) -> None:
-        """Record ``task_id`` as a copy of a successful task of ``origin_run``: references only."""
-        now = time.time()
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO tasks SELECT flow, ?, ?, step, status, attempt, ?, ?, ?, ?, ?, ?, transition"
-                " FROM tasks WHERE flow = ? AND run_number = ? AND task_id = ?",
-                (run, task_id, now, now, json.dumps(foreach_stack) if foreach_stack else None,
-                 json.dumps(list(parents)), str(origin_run), origin_task, flow, origin_run, origin_task),
-            )
-            self.db.execute(
-                "INSERT INTO attempts SELECT flow, ?, ?, attempt, status, started_at, finished_at,"
-                " exit_reason, exception, host, pid, heartbeat_at FROM attempts WHERE flow = ? AND run_number = ?"
-                " AND task_id = ? AND attempt = (SELECT attempt FROM tasks WHERE flow = ?"
-                " AND run_number = ? AND task_id = ?)",
-                (run, task_id, flow, origin_run, origin_task, flow, origin_run, origin_task),
-            )
-            self.db.execute(
-                "INSERT INTO artifacts SELECT flow, ?, ?, attempt, name, key, type, size FROM artifacts"
-                " WHERE flow = ? AND run_number = ? AND task_id = ? AND attempt = (SELECT attempt FROM"
-                " tasks WHERE flow = ? AND run_number = ? AND task_id = ?)",
-                (run, task_id, flow, origin_run, origin_task, flow, origin_run, origin_task),
-            )
-
-    def add_artifacts(self, flow: str, run: int, task_id: int, attempt: int,
-                      artifacts: Sequence[tuple[str, str, str, int]]) -> None:
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?,?,?,?,?)",
-                [(flow, run, task_id, attempt, *a) for a in artifacts],
-            )
-
-    def set_task_meta(self, flow: str, run: int, task_id: int, fields: dict[str, Any]) -> None:
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO task_meta VALUES (?,?,?,?,?)",
-                [(flow, run, task_id, k, json.dumps(v)) for k, v in fields.items()],
-            )
-
-    def artifacts_of(self, flow: str, run: int, task_id: int, attempt: int) -> dict[str, tuple[str, str, int]]:
-        """name -> (key, type, size) for one attempt of a task."""
-        rows = self.query(
-            "SELECT name, key, type, size FROM artifacts WHERE flow = ? AND run_number = ?"
-            " AND task_id = ? AND attempt = ?",
-            (flow, run, task_id, attempt),
-        )
-        return {name: (key, typ, size) for name, key, typ, size in rows}
-
-    # -- tags ------------------------------------------------------------------------------
-    def tags_of(self, flow: str, run: int) -> list[tuple[str, bool]]:
-        return [(t, bool(s)) for t, s in self.query(
-            "SELECT tag, system FROM tags WHERE flow = ? AND run_number = ? ORDER BY tag", (flow, run))]
-
-    def change_tags(self, flow: str, run: int, *, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
-        with self.transaction():
-            self.db.executemany("DELETE FROM tags WHERE flow = ? AND run_number = ? AND tag = ? AND system = 0",
-                                [(flow, run, t) for t in remove])
-            self.db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?, ?, 0)",
-                                [(flow, run, t) for t in add])
 
 
 class _Transaction:

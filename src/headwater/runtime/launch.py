@@ -74,18 +74,23 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
     from ..datastore.codepackage import save_package
     from ..datastore.datastore import open_datastore
     from ..executors import make_executor
-    from ..metadata import PARAMS_TASK, open_reader, open_writer
+    from ..metadata import PARAMS_TASK, location_for, open_reader, open_writer
     from .scheduler import Scheduler
 
     _check_executors(graph, executor_name)
+    records = location_for(root)  # the datastore's folder, or the metadata service's URL
     events: queue.Queue = queue.Queue()
     ds = open_datastore(datastore or root, create=True)
     ds.check()  # a wrong bucket, endpoint or credentials stop the run here, before any record
+    if records != str(root):  # the metadata service: unreachable or a wrong token stop it here
+        probe = open_writer(records)
+        probe.check()
+        probe.close()
     blobs = ds.blobs
     # The executor may fork a template process: do it before opening the database.
     executor = make_executor(executor_name, flow_cls, graph, ds)
     executor.start(events, console)
-    md = open_writer(root)
+    md = open_writer(records)
     flow = flow_cls.__name__
     try:
         cloner = None
@@ -98,7 +103,7 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         else:
             from .resume import Cloner, find_origin_run
 
-            reader = open_reader(root)
+            reader = open_reader(records)
             try:
                 origin_run = find_origin_run(reader, flow, resume[0], user)
             except BaseException:
@@ -107,7 +112,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
             cloner = Cloner(reader, md, graph, flow, origin_run, resume[1])
         run = md.new_run(flow, user=user, tags=tags, system_tags=system_tags(user),
                          graph=graph.to_dict(), origin_run_id=str(origin_run) if origin_run else None,
-                         datastore=None if ds.local_root is not None else ds.url)
+                         # Records kept apart from the bytes say where the bytes are.
+                         datastore=None if ds.local_root is not None and records == root else ds.url)
         if run_id_file:
             with open(run_id_file, "w", encoding="utf-8") as f:
                 f.write(str(run))

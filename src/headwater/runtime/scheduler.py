@@ -184,6 +184,8 @@ class Scheduler:
                 self.md.new_task(self.flow, self.run_number, task.task_id, task.step,
                                  foreach_stack=task.frames or None, parents=[p[0] for p in task.parents])
             self.md.start_attempt(self.flow, self.run_number, task.task_id, task.attempt)
+        if spec.inputs is None:
+            self.md.flush()  # the task reads its inputs from the records: they must be there
         self.running[(task.task_id, task.attempt)] = task
         for k, v in self._needs(task.step).items():
             self.in_use[k] += v

@@ -87,9 +87,9 @@ class ServerTiming:
 class UI:
     """Handlers bound to one datastore."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stores: Any = None) -> None:
         self.root = Path(root)
-        self.stores = stores_for(self.root)
+        self.stores = stores if stores is not None else stores_for(self.root)
         self.files = _load_static()
         self.static = {f: f"/_hw/static/{f}?v={hashlib.sha1(data).hexdigest()[:10]}"
                        for f, (data, _) in self.files.items()}
@@ -259,9 +259,11 @@ class UI:
         return self.error_page(404, "Not found", "There is no page at this address.")
 
 
-def create_app(root: Path | str, *, token: str | None = None, host: str = "127.0.0.1") -> Any:
-    """The ASGI application serving the datastore at ``root``."""
-    ui = UI(Path(root))
+def create_app(root: Path | str, *, token: str | None = None, host: str = "127.0.0.1",
+               stores: Any = None) -> Any:
+    """The ASGI application serving the datastore at ``root`` (through ``stores``, a
+    ``client.stores.Stores``, when given: the metadata service passes its own reader)."""
+    ui = UI(Path(root), stores)
     routes = [
         Route("/", ui.index),
         Route("/_hw/static/{file}", ui.static_file),

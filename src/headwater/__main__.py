@@ -1,0 +1,5 @@
+"""``python -m headwater``: the ``headwater`` command."""
+
+from .cli.main import main
+
+main()
