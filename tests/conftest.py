@@ -4,7 +4,10 @@ The runtime, failure and card suites run each flow in three modes, through the e
 twins of the run options: ``fork`` (the default executor, a local datastore), ``subprocess``
 (``HEADWATER_EXECUTOR=subprocess``: every task in a fresh interpreter) and ``s3`` (the fork
 executor with ``HEADWATER_DEFAULT_DATASTORE=s3`` on a real S3 server, SeaweedFS, started once
-per session on 127.0.0.1). A flow must behave the same in all of them. A test about one mode's
+per session on 127.0.0.1). The failure suite adds ``service``: the fork executor with its runs
+recorded by the metadata service (``HEADWATER_DEFAULT_METADATA=service``; each test directory
+gets a service over a fresh database of a real PostgreSQL started once per session). A flow
+must behave the same in all of them. A test about one mode's
 own mechanics is marked: ``fork_only`` (the fork executor's), ``local_only`` (the layout of a
 local datastore's files).
 """
@@ -49,12 +52,37 @@ def s3_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL on 127.0.0.1 for the whole session (``scripts/pgserver.py``), removed
+    at the end; tests make a fresh database in it with ``create_database``."""
+    import pgserver
+
+    if pgserver.binaries() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: scripts/test installs it (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; macOS: brew "
+                    "install postgresql); the metadata service tests need it")
+    server = pgserver.start()
+    yield server
+    server.remove()
+
+
+def make_mode(request: pytest.FixtureRequest, name: str) -> Mode:
+    """The :class:`Mode` called ``name``, with the servers it needs (stopped after the module)."""
+    if name == "s3":
+        return Mode("s3", request.getfixturevalue("s3_server"))
+    if name == "service":
+        mode = Mode("service", pg=request.getfixturevalue("pg_server"))
+        request.addfinalizer(mode.close)
+        return mode
+    return Mode(name)
+
+
 @pytest.fixture(scope="module", params=MODES)
 def mode(request: pytest.FixtureRequest) -> Mode:
     """The mode this module's flows run in (each module runs once per mode)."""
-    if request.param == "s3":
-        return Mode("s3", request.getfixturevalue("s3_server"))
-    return Mode(request.param)
+    return make_mode(request, request.param)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -134,6 +134,9 @@ class FlowDir:
         return sqlite3.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True)
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """``sql`` on the run records: the SQLite database, or the metadata service's tables."""
+        if self.mode is not None and self.mode.pg is not None:
+            return self.mode.query(self.mode_env, sql, args)
         if not (self.home / "metadata.db").exists():
             return []
         with contextlib.closing(self.db()) as db:
@@ -151,26 +154,56 @@ class FlowDir:
     def client(self):
         """``headwater`` reading this datastore, in every namespace (the S3 session fixture puts
         the S3 endpoint and credentials in this process's environment)."""
-        with reading(self.home) as hw:
+        service = {k: v for k, v in self.mode_env.items() if k.startswith("HEADWATER_") and "METADATA" in k
+                   or k == "HEADWATER_SERVICE_URL"}
+        with reading(self.home, service) as hw:
             yield hw
 
 
 class Mode:
-    """How a test directory's flows run: the executor, and the S3 server when on S3."""
+    """How a test directory's flows run: the executor, the S3 server when on S3, the
+    PostgreSQL server when the metadata service records them."""
 
-    def __init__(self, name: str, s3: object | None = None) -> None:
+    def __init__(self, name: str, s3: object | None = None, pg: object | None = None) -> None:
         self.name = name
         self.executor = "subprocess" if name == "subprocess" else "fork"
         self.s3 = s3
+        self.pg = pg
+        self.services: list[Any] = []  # started by env(), stopped by close()
+        self.databases: dict[str, str] = {}  # service URL -> its database URL
 
     def env(self) -> dict[str, str]:
-        """Settings for one directory's commands (each directory gets its own S3 prefix)."""
+        """Settings for one directory's commands: each directory gets its own S3 prefix, or its
+        own metadata service (a service thread over a fresh database), so that its flows'
+        run numbers start at 1."""
         env = {"HEADWATER_EXECUTOR": self.executor}
         if self.s3 is not None:
             env.update(self.s3.env)  # type: ignore[attr-defined]
             env["HEADWATER_DEFAULT_DATASTORE"] = "s3"
             env["HEADWATER_DATASTORE_SYSROOT_S3"] = f"s3://{self.s3.bucket}/{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
+        if self.pg is not None:
+            from headwater.service.server import start_in_thread
+
+            database = self.pg.create_database(f"t_{uuid.uuid4().hex[:16]}")  # type: ignore[attr-defined]
+            service = start_in_thread(database)
+            self.services.append(service)
+            self.databases[service.url] = database
+            env.update({"HEADWATER_DEFAULT_METADATA": "service", "HEADWATER_SERVICE_URL": service.url})
         return env
+
+    def query(self, env: dict[str, str], sql: str, args: tuple = ()) -> list[tuple]:
+        """``sql`` (with ``?`` placeholders) on the PostgreSQL behind the service of ``env``."""
+        import psycopg
+
+        from headwater.metadata.postgres import pg_sql
+
+        with psycopg.connect(self.databases[env["HEADWATER_SERVICE_URL"]]) as conn:
+            return [tuple(row) for row in conn.execute(pg_sql(sql), args).fetchall()]
+
+    def close(self) -> None:
+        for service in self.services:
+            service.stop()
+        self.services.clear()
 
     def __repr__(self) -> str:
         return f"Mode({self.name})"

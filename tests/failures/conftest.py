@@ -19,8 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import MODES, make_mode
 from harness import Done, base_env, reading  # noqa: F401 - re-exported
 from harness import FlowDir as BaseFlowDir
+
+
+@pytest.fixture(scope="module", params=(*MODES, "service"))
+def mode(request: pytest.FixtureRequest) -> Any:
+    """Every mode of the other suites, and the metadata service recording the runs."""
+    return make_mode(request, request.param)
 
 
 class FlowDir(BaseFlowDir):

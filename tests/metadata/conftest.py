@@ -1,10 +1,11 @@
 """One (writer, reader) pair per metadata implementation; the tests speak only the interfaces.
 
-``backend`` is parametrized by implementation: today SQLite (``open_writer``/``open_reader`` on
-a fresh ``.headwater`` directory). The HTTP metadata service joins by adding a parameter that
-starts a service and points both at its URL. ``backend.earlier(seconds)`` makes the writes
-inside it happen that long ago (the writer's clock), the one seam each implementation provides
-for liveness tests.
+``backend`` is parametrized by implementation: ``sqlite`` (``open_writer``/``open_reader`` on a
+fresh ``.headwater`` directory), ``postgres`` (the PostgreSQL writer and reader the service
+uses, on a fresh database of the session's real PostgreSQL) and ``service`` (the metadata
+service's HTTP client, ``open_writer``/``open_reader`` on the URL of a real service over a
+fresh database). ``backend.earlier(seconds)`` makes the writes inside it happen that long ago
+(the writer's clock), the one seam each implementation provides for liveness tests.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import time
 import types
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,8 +64,8 @@ class Backend:
                     task_final=last, transition=transition or {"next": ["end"]})
 
 
-def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    import headwater.metadata.sql_writer as module
+def _clock_of(module: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``earlier(seconds)``: ``module``'s clock that long behind while inside."""
 
     @contextlib.contextmanager
     def earlier(seconds: float) -> Iterator[None]:
@@ -72,20 +75,75 @@ def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend
             m.setattr(module, "time", clock)
             yield
 
+    return earlier
+
+
+def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any) -> Iterator[Backend]:
+    import headwater.metadata.sql_writer as module
+
     root = tmp_path / ".headwater"
     root.mkdir()
     reader = open_reader(str(root))  # opened first: it must see a database created after it
     writer = open_writer(str(root))
     try:
-        yield Backend(writer, reader, earlier)
+        yield Backend(writer, reader, _clock_of(module, monkeypatch))
     finally:
         reader.close()
         writer.close()
 
 
-IMPLEMENTATIONS = {"sqlite": _sqlite}
+def _fresh_database(request: Any) -> str:
+    return request.getfixturevalue("pg_server").create_database(f"m_{uuid.uuid4().hex[:16]}")
+
+
+def _postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any) -> Iterator[Backend]:
+    import headwater.metadata.sql_writer as module
+    from headwater.metadata.postgres import Database, PostgresMetadata, PostgresReader
+
+    db = Database(_fresh_database(request))
+    db.open()
+    db.migrate()
+    try:
+        yield Backend(PostgresMetadata(db), PostgresReader(db), _clock_of(module, monkeypatch))
+    finally:
+        db.close()
+
+
+class _Flushing:
+    """A reader that first waits for the writer's queued writes: the service's writer sends
+    in the background, and these tests read what they just wrote."""
+
+    def __init__(self, reader: MetadataReader, writer: MetadataWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._reader, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._writer.flush()
+            return method(*args, **kwargs)
+
+        return call
+
+
+def _service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any) -> Iterator[Backend]:
+    import headwater.metadata.service_client as module
+    from headwater.service.server import start_in_thread
+
+    service = start_in_thread(_fresh_database(request))
+    writer = open_writer(service.url)
+    reader = open_reader(service.url)
+    try:
+        yield Backend(writer, _Flushing(reader, writer), _clock_of(module, monkeypatch))
+    finally:
+        reader.close()
+        writer.close()
+        service.stop()
+
+
+IMPLEMENTATIONS = {"sqlite": _sqlite, "postgres": _postgres, "service": _service}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    yield from IMPLEMENTATIONS[request.param](tmp_path, monkeypatch)
+    yield from IMPLEMENTATIONS[request.param](tmp_path, monkeypatch, request)

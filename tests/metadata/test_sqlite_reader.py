@@ -70,8 +70,3 @@ def test_a_damaged_database_is_a_metadata_error(tmp_path) -> None:
         reader.run("F", 1)
     reader.close()
 
-
-def test_a_service_url_is_refused_until_there_is_a_client() -> None:
-    with pytest.raises(MetadataError, match="no metadata service client"):
-        open_reader("https://metadata.example.com")
-

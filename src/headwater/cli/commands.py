@@ -89,7 +89,8 @@ class FlowContext:
     def __init__(self, flow_cls: type, group: dict[str, Any]) -> None:
         check_group_options(group)
         # The choice reaches readers and task processes through its environment twin.
-        os.environ["HEADWATER_DEFAULT_METADATA"] = group["metadata"]
+        if group["metadata"] != (os.environ.get("HEADWATER_DEFAULT_METADATA") or "local").strip().lower():
+            os.environ["HEADWATER_DEFAULT_METADATA"] = group["metadata"]
         self.flow_cls = flow_cls
         self.group = group  # GROUP_OPTIONS by dest, as parsed
         self.config_paths = dict(group["configs"])

@@ -58,3 +58,40 @@ def serve(database: str, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, t
             sock.close()
     finally:
         db.close()
+
+
+class Running:
+    """A service started by :func:`start_in_thread`: its ``url``; ``stop()`` ends it."""
+
+    def __init__(self, url: str, server: object, thread: object, db: object) -> None:
+        self.url, self.server, self.thread, self.db = url, server, thread, db
+
+    def stop(self) -> None:
+        self.server.should_exit = True  # type: ignore[attr-defined]
+        self.thread.join(timeout=10)  # type: ignore[attr-defined]
+        self.db.close()  # type: ignore[attr-defined]
+
+
+def start_in_thread(database: str, *, token: str | None = None, host: str = "127.0.0.1",
+                    port: int = 0, ui_root: Path | None = None) -> Running:
+    """A real service over ``database`` on ``host`` (a free port by default), serving from a
+    background thread of this process: for tests and notebooks."""
+    import threading
+    import time
+
+    from ..metadata.postgres import Database
+    from ..ui.server import _server, bind
+    from .app import create_app
+
+    db = Database(database)
+    db.open()
+    db.migrate()
+    sock = bind(host, port)
+    server = _server(create_app(db, token=token, host=host, ui_root=ui_root), quiet=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                              name="headwater-service")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return Running(f"http://{host}:{sock.getsockname()[1]}", server, thread, db)
