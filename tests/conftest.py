@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import Mode
+from harness import MODES, Mode, make_mode
 
-MODES = ("fork", "subprocess", "s3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 
@@ -66,17 +65,6 @@ def pg_server():
     server = pgserver.start()
     yield server
     server.remove()
-
-
-def make_mode(request: pytest.FixtureRequest, name: str) -> Mode:
-    """The :class:`Mode` called ``name``, with the servers it needs (stopped after the module)."""
-    if name == "s3":
-        return Mode("s3", request.getfixturevalue("s3_server"))
-    if name == "service":
-        mode = Mode("service", pg=request.getfixturevalue("pg_server"))
-        request.addfinalizer(mode.close)
-        return mode
-    return Mode(name)
 
 
 @pytest.fixture(scope="module", params=MODES)

@@ -160,6 +160,21 @@ class FlowDir:
             yield hw
 
 
+MODES = ("fork", "subprocess", "s3")  # the modes of the runtime, failure and card suites
+
+
+def make_mode(request: Any, name: str) -> Mode:
+    """The :class:`Mode` called ``name``, with the servers it needs (stopped after the module)."""
+    if name == "s3":
+        return Mode("s3", request.getfixturevalue("s3_server"))
+    if name == "service":
+        mode = Mode("service", pg=request.getfixturevalue("pg_server"))
+        request.addfinalizer(mode.close)
+        return mode
+    return Mode(name)
+
+
+
 class Mode:
     """How a test directory's flows run: the executor, the S3 server when on S3, the
     PostgreSQL server when the metadata service records them."""

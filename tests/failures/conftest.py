@@ -19,8 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import MODES, make_mode
-from harness import Done, base_env, reading  # noqa: F401 - re-exported
+from harness import MODES, Done, base_env, make_mode, reading  # noqa: F401 - re-exported
 from harness import FlowDir as BaseFlowDir
 
 

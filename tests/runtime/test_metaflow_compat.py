@@ -194,10 +194,14 @@ def test_metadata_functions_speak_metaflows_strings(tmp_path, monkeypatch):
         assert metadata(str(home)) == f"local@{os.path.realpath(home)}"
         assert metadata(get_metadata()) == get_metadata()  # round trip
         assert default_metadata() == f"local@{os.path.realpath(home)}"
-        with pytest.raises(ClientError, match="metadata service is not available in Headwater yet"):
-            metadata("service@https://metaflow.example.com")
-        with pytest.raises(ClientError, match="metadata service"):
-            metadata("https://metaflow.example.com")
+        # the team's service: read through it until told otherwise
+        assert metadata("service@http://127.0.0.1:9/") == "service@http://127.0.0.1:9"
+        assert get_metadata() == "service@http://127.0.0.1:9"
+        assert os.environ["HEADWATER_DEFAULT_METADATA"] == "service"
+        assert default_metadata() == f"local@{os.path.realpath(home)}"
+        assert "HEADWATER_DEFAULT_METADATA" not in os.environ, "the environment is as it was"
+        with pytest.raises(ClientError, match="given by its URL"):
+            metadata("service@metaflow.example.com")
         with pytest.raises(ValueError, match="unknown provider 'spin'"):
             metadata("spin@/x")
         with pytest.raises(ValueError, match="is not a folder"):

@@ -162,7 +162,10 @@ class Database:
             check=psycopg_pool.ConnectionPool.check_connection, kwargs={"connect_timeout": 5})
 
     def open(self, wait: float = 10.0) -> None:
+        """Connect, or fail in one line saying why (the server's own words)."""
+        psycopg, _ = _psycopg()
         try:
+            psycopg.connect(self.url, connect_timeout=max(1, int(wait))).close()
             self.pool.open(wait=True, timeout=wait)
         except Exception as exc:  # noqa: BLE001 - worded once for every cause
             self.pool.close()
@@ -200,8 +203,14 @@ class Database:
 
 
 def _reason(exc: BaseException) -> str:
+    """The server's reason, without psycopg's wrapping ("connection to server at ... failed:")."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    line = text[0]
+    if "FATAL:" in line:
+        line = line.split("FATAL:", 1)[1].strip()
+    return line
 
 
 class PostgresMetadata(SQLWriter):

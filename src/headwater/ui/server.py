@@ -108,7 +108,10 @@ def serve(root: Path, *, host: str, port: int, token: str | None, open_browser: 
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     url = url_for(host, actual, token)
-    echo(f"Headwater UI for {root}")
+    from ..metadata import location_for
+
+    records = location_for(root)
+    echo(f"Headwater UI for {root}" if records == str(root) else f"Headwater UI for the metadata service at {records}")
     echo(f"  {url}")
     if token is not None:
         echo("  (the token is needed once per browser; it is then kept in a cookie)")
