@@ -185,11 +185,20 @@ def show(pathspec: str) -> None:
         raise CommandError(f"{pathspec!r} is not a pathspec; write FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK.")
 
 
+def _listening(default_port: int) -> Any:
+    """The --host and --port options of a command that serves HTTP."""
+
+    def add(command: Any) -> Any:
+        command = click.option("--port", default=default_port, show_default=True, type=click.IntRange(0, 65535),
+                               help="Port to listen on (0: any free port).")(command)
+        return click.option("--host", default="127.0.0.1", show_default=True,
+                            help="Interface to listen on. Anything but a loopback address needs --token.")(command)
+
+    return add
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on. Anything but a loopback address needs --token.")
-@click.option("--port", default=8585, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: any free port).")
+@_listening(8585)
 @click.option("--token", default=None, metavar="SECRET", envvar="HEADWATER_UI_TOKEN",
               help="Require this secret (given once as ?token=..., then kept in a cookie). "
                    "HEADWATER_UI_TOKEN keeps it out of the process list.")
@@ -219,10 +228,7 @@ def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_ro
 @click.option("--database", required=True, metavar="URL", envvar="HEADWATER_SERVICE_DATABASE",
               help="PostgreSQL to keep the records in: postgresql://USER[:PASSWORD]@HOST:PORT/DB "
                    "(HEADWATER_SERVICE_DATABASE keeps a password out of the process list).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on. Anything but a loopback address needs --token.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: any free port).")
+@_listening(8080)
 @click.option("--token", default=None, metavar="SECRET", envvar="HEADWATER_SERVICE_AUTH_KEY",
               help="Require this secret from every client (their HEADWATER_SERVICE_AUTH_KEY), and "
                    "from the UI's visitors once, as ?token=....")

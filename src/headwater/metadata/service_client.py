@@ -13,8 +13,9 @@ here, so any Headwater install can talk to a service.
   and the service applies an id once, so a request retried after a lost answer changes nothing
   twice. Each write carries the time it was made.
 - A refused connection, a timeout or a 502/503/504 is retried with backoff for up to
-  :data:`RETRY_FOR` seconds (a service or database restart), then reported in one line naming
-  the URL; a wrong token is reported at once.
+  :data:`RETRY_FOR` seconds for writes (a service or database restart; a run waits it out)
+  and :data:`READ_RETRY_FOR` for reads, then reported in one line naming the URL; a wrong
+  token is reported at once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 URL_ENV = "HEADWATER_SERVICE_URL"
 TOKEN_ENV = "HEADWATER_SERVICE_AUTH_KEY"
 RETRY_FOR = float(os.environ.get("HEADWATER_SERVICE_RETRY_SECONDS", "60"))
+READ_RETRY_FOR = min(RETRY_FOR, 15.0)  # a reader (a page, a notebook) waits less than a run
 API = "/api/v1"
 BATCH = 1000  # writes per request at most
 
@@ -148,7 +150,7 @@ class ServiceReader(MetadataReader):
 
     def _call(self, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
         answer = self.conn.post("/read", {"method": method, "args": wire.encode(list(args)),
-                                          "kwargs": wire.encode(kwargs)})
+                                          "kwargs": wire.encode(kwargs)}, retry_for=READ_RETRY_FOR)
         return wire.decode(answer["result"])
 
     def close(self) -> None:

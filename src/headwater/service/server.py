@@ -76,22 +76,14 @@ def start_in_thread(database: str, *, token: str | None = None, host: str = "127
                     port: int = 0, ui_root: Path | None = None) -> Running:
     """A real service over ``database`` on ``host`` (a free port by default), serving from a
     background thread of this process: for tests and notebooks."""
-    import threading
-    import time
-
     from ..metadata.postgres import Database
-    from ..ui.server import _server, bind
+    from ..ui.server import bind, serve_in_thread
     from .app import create_app
 
     db = Database(database)
     db.open()
     db.migrate()
     sock = bind(host, port)
-    server = _server(create_app(db, token=token, host=host, ui_root=ui_root), quiet=True)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="headwater-service")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    server, thread = serve_in_thread(create_app(db, token=token, host=host, ui_root=ui_root), sock,
+                                     "headwater-service")
     return Running(f"http://{host}:{sock.getsockname()[1]}", server, thread, db)

@@ -149,12 +149,17 @@ def start_in_thread(root: Path, *, token: str | None = None, host: str = "127.0.
 
     sock = bind(host, port)
     actual = sock.getsockname()[1]
-    server = _server(create_app(root, token=token, host=host), quiet=True)
+    server, thread = serve_in_thread(create_app(root, token=token, host=host), sock, "headwater-ui")
+    return Running(f"http://{host}:{actual}", actual, server, thread)
+
+
+def serve_in_thread(app: Any, sock: socket.socket, name: str) -> tuple[Any, threading.Thread]:
+    """Serve ``app`` on the listening ``sock`` from a daemon thread; returns once it serves."""
+    server = _server(app, quiet=True)
     server.install_signal_handlers = lambda: None  # uvicorn < 0.29; newer ones skip off the main thread
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="headwater-ui")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return Running(f"http://{host}:{actual}", actual, server, thread)
+    return server, thread
