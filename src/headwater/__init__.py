@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "environment": "headwater.plugins.environment",
     "card": "headwater.plugins.card",
     "secrets": "headwater.plugins.secrets",
+    "ray": "headwater.plugins.ray",
     "get_cards": "headwater.cards",
     # data in S3
     "S3": "headwater.s3",

@@ -290,7 +290,7 @@ def record_attempt(spec: TaskSpec, flow_cls: type, graph: Any) -> dict[str, Any]
                 pass
 
     threading.Thread(target=beat, daemon=True, name="headwater-heartbeat").start()
-    with _captured(ds, spec):
+    with captured(ds, spec):
         result = _run(spec, flow_cls, graph)
     stop.set()
     ok = bool(result.get("ok"))
@@ -310,14 +310,15 @@ def record_attempt(spec: TaskSpec, flow_cls: type, graph: Any) -> dict[str, Any]
     return result
 
 
-class _captured:
-    """Copy what the attempt prints (its processes too) into the datastore's logs, and on
-    to this process's own output, line by line with the time each was printed."""
+class captured:
+    """Copy what the attempt prints (its processes too) into the datastore's logs, and on to
+    this process's own output (or to ``echo(stream, lines)``), line by line with the time
+    each was printed."""
 
-    def __init__(self, ds: Any, spec: TaskSpec) -> None:
-        self.ds, self.spec = ds, spec
+    def __init__(self, ds: Any, spec: TaskSpec, echo: Any = None) -> None:
+        self.ds, self.spec, self.echo = ds, spec, echo
 
-    def __enter__(self) -> _captured:
+    def __enter__(self) -> captured:
         import threading
 
         self.threads = []
@@ -331,7 +332,8 @@ class _captured:
             self.saved.append((fd, original))
             s = self.spec
             writer = self.ds.log_writer(s.flow, s.run, s.step, s.task_id, s.attempt, stream)
-            t = threading.Thread(target=_pump, args=(read, original, writer), daemon=True)
+            echo = None if self.echo is None else (lambda texts, stream=stream: self.echo(stream, texts))
+            t = threading.Thread(target=_pump, args=(read, original, writer, echo), daemon=True)
             t.start()
             self.threads.append(t)
         return self
@@ -347,7 +349,7 @@ class _captured:
             os.close(original)
 
 
-def _pump(read: int, echo: int, writer: Any) -> None:
+def _pump(read: int, original: int, writer: Any, echo: Any = None) -> None:
     import time
 
     partial = b""
@@ -356,15 +358,22 @@ def _pump(read: int, echo: int, writer: Any) -> None:
             data = f.read(1 << 16)
             if not data:
                 break
-            try:
-                os.write(echo, data)
-            except OSError:
-                pass
+            if echo is None:
+                try:
+                    os.write(original, data)
+                except OSError:
+                    pass
             *lines, partial = (partial + data).split(b"\n")
             now = time.time()
-            for line in lines:
-                writer.write(now, line.decode("utf-8", "replace"))
+            texts = [line.decode("utf-8", "replace") for line in lines]
+            for text in texts:
+                writer.write(now, text)
             writer.flush()
+            if echo is not None and texts:
+                echo(texts)
     if partial:
-        writer.write(time.time(), partial.decode("utf-8", "replace"))
+        text = partial.decode("utf-8", "replace")
+        writer.write(time.time(), text)
+        if echo is not None:
+            echo([text])
     writer.close()

@@ -177,11 +177,14 @@ class ClusterFlow(FlowSpec):
     @on_cluster
     @step
     def start(self):
+        import os, sys
+        print("start ran in", os.path.basename(sys.argv[0]))
         self.next(self.end)
 
     @step
     def end(self):
-        pass
+        import os, sys
+        print("end ran in", os.path.basename(sys.argv[0]))
 
 if __name__ == "__main__":
     ClusterFlow()
@@ -215,14 +218,24 @@ def test_a_decorator_of_the_flows_own_sets_a_time_limit_through_the_hooks(hooked
         assert "exceeded its @deadline of 1 s" in hw.Task(slow.pathspec).exit_reason
 
 
-@pytest.mark.parametrize("wanted, message", [
-    ("warp", "@on_cluster needs the 'warp' executor, which this installation of Headwater does not have"),
-    ("inprocess", "@on_cluster runs on the 'inprocess' executor; this run uses --executor"),
-])
-def test_a_step_that_needs_another_executor_is_refused_before_anything_runs(dirs, wanted, message):
-    d = dirs(f"elsewhere-{wanted}")
-    d.write(ELSEWHERE % wanted)
+def test_a_step_that_needs_an_executor_this_installation_lacks_is_refused_before_anything_runs(dirs):
+    d = dirs("elsewhere-warp")
+    d.write(ELSEWHERE % "warp")
     run = d.run()
     assert run.returncode != 0
-    assert message in run.stderr and "Traceback" not in run.stderr, run
+    assert "@on_cluster needs the 'warp' executor, which this installation of Headwater does not have" \
+        in run.stderr and "Traceback" not in run.stderr, run
     assert d.runs("ClusterFlow") == [], "nothing was recorded"
+
+
+def test_a_step_that_needs_another_executor_runs_on_it_and_the_others_on_the_runs_own(dirs):
+    d = dirs("elsewhere-subprocess")
+    d.write(ELSEWHERE % "subprocess")
+    run = d.run()
+    assert run.returncode == 0, run
+    with d.client() as hw:
+        (start,) = d.tasks("ClusterFlow/1", "start")
+        (end,) = d.tasks("ClusterFlow/1", "end")
+        assert hw.Task(start.pathspec).stdout == "start ran in task.py\n", "a fresh interpreter"
+        if d.executor == "fork":
+            assert hw.Task(end.pathspec).stdout == "end ran in flow.py\n", "forked from the flow's own"

@@ -12,6 +12,7 @@ EXECUTORS = {
     "fork": "headwater.executors.fork:ForkExecutor",
     "subprocess": "headwater.executors.subprocess:SubprocessExecutor",
     "inprocess": "headwater.executors.inprocess:InProcessExecutor",
+    "ray": "headwater.executors.ray:RayExecutor",
 }
 ENV = "HEADWATER_EXECUTOR"
 
@@ -24,8 +25,22 @@ def check_name(name: str, source: str = "--executor") -> str:
 
 
 def make_executor(name: str, flow_cls: type, graph: Any, datastore: Any) -> Any:
+    """The executor ``name`` for a run; when some steps ask for another one (``@ray``), an
+    executor that routes each step's attempts to its own."""
     check_name(name)
-    module, _, cls = EXECUTORS[name].partition(":")
     from importlib import import_module
 
-    return getattr(import_module(module), cls)(flow_cls, graph, datastore)
+    from .routing import RoutedExecutor, step_executors
+
+    routes = step_executors(graph, name)
+    wanted = sorted(set(routes.values()))
+    for other in wanted:
+        check_name(other, source=f"a step decorator ({', '.join(s for s, n in routes.items() if n == other)})")
+
+    def build(which: str) -> Any:
+        module, _, cls = EXECUTORS[which].partition(":")
+        return getattr(import_module(module), cls)(flow_cls, graph, datastore)
+
+    if wanted == [name]:
+        return build(name)
+    return RoutedExecutor({which: build(which) for which in {name, *wanted}}, routes)

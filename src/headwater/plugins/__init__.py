@@ -22,6 +22,7 @@ STEP_DECORATORS = {
     "environment": "headwater.plugins.environment:environment",
     "card": "headwater.plugins.card:card",
     "secrets": "headwater.plugins.secrets:secrets",
+    "ray": "headwater.plugins.ray:ray",
 }
 
 

@@ -182,19 +182,15 @@ def _record_parameters(md: Any, flow: str, run: int, refs: list[tuple[str, str, 
 
 
 def _check_executors(graph: FlowGraph, executor_name: str) -> None:
-    """A step whose decorator needs another executor than the run's is refused up front."""
+    """A step whose decorator needs an executor this installation lacks is refused up front
+    (a step on another executor that exists runs there: ``executors.routing``)."""
     from ..exceptions import CommandError
     from ..executors import EXECUTORS
 
     for node in graph:
         for deco in node.decorators:
             wanted = deco.runtime_executor()
-            if wanted is None or wanted == executor_name:
-                continue
-            if wanted not in EXECUTORS:
+            if wanted is not None and wanted not in EXECUTORS:
                 raise CommandError(
                     f"step {node.name!r}: @{deco.name} needs the {wanted!r} executor, which this "
                     f"installation of Headwater does not have (it has: {', '.join(EXECUTORS)}).")
-            raise CommandError(
-                f"step {node.name!r}: @{deco.name} runs on the {wanted!r} executor; this run uses "
-                f"--executor {executor_name}. Run with --executor {wanted}, or remove @{deco.name}.")

@@ -1,0 +1,289 @@
+"""Attempts as Ray tasks: the steps that ask for it (``@ray``, ``--with ray``) run on a cluster.
+
+Each attempt is one Ray task. In the Ray worker it is the same attempt every executor runs
+(:func:`headwater.task.run_attempt`), on the flow loaded the way ``python -m headwater.task``
+loads it (the run's folder when the worker's machine has it, else the code package), cached
+per worker, so a warm worker starts a task in milliseconds. Inputs and outputs go through
+the datastore (a local root works when the cluster is this machine; S3 otherwise); the
+scheduler records the outcome from the task's result, as for any executor.
+
+What a task prints is written to its logs in the datastore by the worker, and sent back to
+the scheduler's console through a small actor (:class:`ConsoleSink`) the run owns, so lines
+keep their ``[run/step/task]`` prefix. Stopping an attempt (a time limit, Ctrl-C, a failed
+sibling) cancels its Ray task with ``force=True``, which ends the worker process and, with
+it, the step's code. A scheduler that dies takes its Ray job, and so its tasks, along.
+
+The cluster is ``HEADWATER_RAY_ADDRESS``, else ``RAY_ADDRESS``; with neither, a local Ray is
+started for the run. ``ray`` comes with ``pip install 'headwater[ray]'``, on the cluster's
+nodes too; the driver passes the ``HEADWATER_*`` and ``AWS_*`` settings to the workers.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+
+from ..exceptions import CommandError
+from ..task import TaskSpec
+from .base import AttemptDone
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+ADDRESS_ENVS = ("HEADWATER_RAY_ADDRESS", "RAY_ADDRESS")
+PASSED_ENV_PREFIXES = ("HEADWATER_", "AWS_")
+CONNECT_WITHIN = 5.0  # seconds to reach the cluster's address before saying it is unreachable
+POLL = 0.05  # seconds between looks at finished tasks and console lines
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise CommandError("steps on Ray need ray: pip install 'headwater[ray]'") from None
+    return ray
+
+
+def cluster_address() -> str | None:
+    """The address of the cluster to use, from the environment (None: start a local one)."""
+    for name in ADDRESS_ENVS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _check_reachable(address: str) -> None:
+    """A quick TCP connect, so a wrong address fails in seconds with one line, not in Ray's
+    own minute of retries and its traceback."""
+    if address in ("auto", "local"):
+        return
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise CommandError(f"the Ray address {address!r} is not HOST:PORT (or ray://HOST:PORT); "
+                           "check HEADWATER_RAY_ADDRESS or RAY_ADDRESS.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_WITHIN).close()
+    except OSError as exc:
+        raise CommandError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}. Is the "
+                           "cluster running (ray start --head), and is HEADWATER_RAY_ADDRESS right?") from None
+
+
+def connect(console: Any = None) -> Any:
+    """Connect this process to the cluster (once); the ``ray`` module."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    address = cluster_address()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None:
+        if console is not None:
+            console.info("No HEADWATER_RAY_ADDRESS: starting a local Ray for this run.")
+        with _quiet_stderr():
+            ray.init(log_to_driver=False, logging_level="ERROR", include_dashboard=False,
+                     configure_logging=False)
+        return ray
+    _check_reachable(address)
+    try:
+        with _quiet_stderr():
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
+    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; one line says which
+        raise CommandError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+    return ray
+
+
+class _quiet_stderr:
+    """Ray's core prints notices on file descriptor 2 while it connects (its own log level
+    variable announces itself there too): keep them off the user's console."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc: Any) -> None:
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
+def step_request(graph: Any, step: str) -> dict[str, float]:
+    """What one attempt of ``step`` asks Ray for: cpu, gpu, memory (MB), from ``@ray`` and
+    ``@resources`` (the larger of the two for each)."""
+    need = {"cpu": 1.0, "gpu": 0.0, "memory": 0.0}
+    seen = False
+    for deco in graph[step].decorators:
+        wanted = deco.runtime_resources()
+        if wanted is None:
+            continue
+        for key in need:
+            value = float(wanted.get(key) or 0)
+            need[key] = value if not seen else max(need[key], value)
+        seen = True
+    return need
+
+
+def _fits(need: dict[str, float], node: dict[str, float]) -> bool:
+    return (node.get("CPU", 0) >= need["cpu"] and node.get("GPU", 0) >= need["gpu"]
+            and node.get("memory", 0) >= need["memory"] * 1024 * 1024)
+
+
+def _describe(node: dict[str, float]) -> str:
+    return (f"{node.get('CPU', 0):g} CPU, {node.get('GPU', 0):g} GPU, "
+            f"{node.get('memory', 0) / (1 << 20):,.0f} MB")
+
+
+def check_fit(ray: Any, graph: Any, steps: list[str]) -> None:
+    """Refuse, before anything is submitted, a step no node of the cluster can ever hold."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for step in steps:
+        need = step_request(graph, step)
+        if not any(_fits(need, node) for node in nodes):
+            have = "; ".join(_describe(n) for n in nodes) or "no live node"
+            raise CommandError(
+                f"step {step!r} asks for {need['cpu']:g} CPU, {need['gpu']:g} GPU and "
+                f"{need['memory']:,.0f} MB of memory, which no node of the Ray cluster has "
+                f"(its nodes: {have}). Lower the request in @ray/@resources, or add a node that fits.")
+
+
+def _options(need: dict[str, float]) -> dict[str, Any]:
+    options: dict[str, Any] = {"num_cpus": need["cpu"], "max_retries": 0, "retry_exceptions": False}
+    if need["gpu"]:
+        options["num_gpus"] = need["gpu"]
+    if need["memory"]:
+        options["memory"] = int(need["memory"] * 1024 * 1024)
+    return options
+
+
+def passed_env() -> dict[str, str]:
+    """The settings a task needs in the worker (environment variables do not travel)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
+
+
+class RayExecutor:
+    """Runs the attempts it is given as Ray tasks (see the module's docstring)."""
+
+    name = "ray"
+    needs_code_package = True  # a worker on another machine unpacks the flow from it
+
+    def __init__(self, flow_cls: type, graph: Any, datastore: Any) -> None:
+        self.flow_cls = flow_cls
+        self.graph = graph
+        self.datastore = datastore
+        self._running: dict[Any, tuple[TaskSpec, float]] = {}  # Ray ref -> (spec, submitted)
+        self._by_key: dict[tuple[int, int], Any] = {}
+        self._specs: dict[tuple[int, int], TaskSpec] = {}  # until its last line is echoed
+        self._reasons: dict[tuple[int, int], str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+    def start(self, events: queue.Queue, console: Any, steps: list[str] | None = None) -> None:
+        self.events, self.console = events, console
+        ray = self.ray = connect(console)
+        check_fit(ray, self.graph, steps if steps is not None else [n.name for n in self.graph])
+        from ._ray_worker import ConsoleSink, run_attempt_remote
+
+        self.sink = ConsoleSink.options(num_cpus=0).remote()
+        self.remote = run_attempt_remote
+        self.env = passed_env()
+        self.thread = threading.Thread(target=self._watch, name="headwater-ray", daemon=True)
+        self.thread.start()
+
+    def submit(self, spec: TaskSpec) -> None:
+        options = _options(step_request(self.graph, spec.step))
+        ref = self.remote.options(**options).remote(spec.to_json(), self.env, self.sink)
+        with self._lock:
+            self._running[ref] = (spec, time.monotonic())
+            self._by_key[(spec.task_id, spec.attempt)] = ref
+            self._specs[(spec.task_id, spec.attempt)] = spec
+
+    def cancel(self, spec: TaskSpec, reason: str) -> None:
+        key = (spec.task_id, spec.attempt)
+        with self._lock:
+            ref = self._by_key.get(key)
+            if ref is None:
+                return
+            self._reasons.setdefault(key, reason)
+        self.ray.cancel(ref, force=True)
+
+    def cancel_all(self, reason: str) -> None:
+        with self._lock:
+            refs = list(self._running.items())
+            for _, (spec, _) in refs:
+                self._reasons.setdefault((spec.task_id, spec.attempt), reason)
+        for ref, _ in refs:
+            self.ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        self.cancel_all("the run ended")
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        try:
+            self.ray.kill(self.sink)
+        except Exception:  # noqa: BLE001 - the cluster may be gone already
+            pass
+
+    # -- the watching thread ----------------------------------------------------------------
+    def _watch(self) -> None:
+        ray = self.ray
+        while not self._stop.is_set():
+            with self._lock:
+                refs = list(self._running)
+            if refs:
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL)
+            else:
+                done = []
+                self._stop.wait(POLL)
+            self._echo()
+            for ref in done:
+                self._finished(ref)
+        self._echo()
+
+    def _echo(self) -> None:
+        try:
+            lines = self.ray.get(self.sink.drain.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - console echo is best effort; the logs have it all
+            return
+        for task_id, attempt, _step, stream, text in lines:
+            with self._lock:
+                spec = self._specs.get((task_id, attempt))
+            if spec is not None:
+                self.console.task_line(spec, stream, text)
+
+    def _finished(self, ref: Any) -> None:
+        with self._lock:
+            spec, _ = self._running.pop(ref)
+            key = (spec.task_id, spec.attempt)
+            self._by_key.pop(key, None)
+            reason = self._reasons.pop(key, None)
+        try:
+            result = self.ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - the worker died or the task was cancelled
+            result = None
+            reason = reason or f"the Ray task stopped before reporting a result ({_first_line(exc)})"
+        self._echo()  # its last lines before its outcome
+        with self._lock:
+            self._specs.pop(key, None)
+        if result is None:
+            self.events.put(AttemptDone(spec, None, None, None, reason))
+        else:
+            self.events.put(AttemptDone(spec, result, 0 if result.get("ok") else 1, None, reason))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+__all__ = ["RayExecutor", "check_fit", "cluster_address", "connect", "step_request"]
