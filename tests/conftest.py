@@ -67,6 +67,22 @@ def pg_server():
     server.remove()
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster for the whole session (``scripts/raycluster.py``: in private
+    network and PID namespaces when root), stopped at the end. Commands that use it run
+    through ``ray_cluster.command(argv)``."""
+    import raycluster
+
+    if raycluster.ray_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Ray is missing: scripts/test installs it with the test extra")
+        pytest.skip("Ray is not installed (pip install 'headwater[ray]'); the Ray tests need it")
+    cluster = raycluster.start(cpus=2)
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="module", params=MODES)
 def mode(request: pytest.FixtureRequest) -> Mode:
     """The mode this module's flows run in (each module runs once per mode)."""

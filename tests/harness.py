@@ -101,10 +101,14 @@ class FlowDir:
         return env
 
     # -- commands ------------------------------------------------------------------------------
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` as this directory's mode runs it (inside the Ray cluster's network)."""
+        return self.mode.command(argv) if self.mode is not None else list(argv)
+
     def cli(self, *args: str, flow: str = "flow.py", env: dict[str, str] | None = None,
             timeout: float = 120, **extra_env: str) -> Done:
         cmd = [sys.executable, flow, *args]
-        proc = subprocess.run(cmd, cwd=self.path, env=env or self.env(**extra_env),
+        proc = subprocess.run(self.command(cmd), cwd=self.path, env=env or self.env(**extra_env),
                               capture_output=True, timeout=timeout, encoding="utf-8",
                               errors="replace")
         return Done(cmd[1:], proc.returncode, proc.stdout, proc.stderr)
@@ -116,7 +120,7 @@ class FlowDir:
         return self.cli("resume", *args, **kw)
 
     def popen(self, *args: str, flow: str = "flow.py", **kw: Any) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, flow, *args], cwd=self.path, env=self.env(),
+        return subprocess.Popen(self.command([sys.executable, flow, *args]), cwd=self.path, env=self.env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 encoding="utf-8", errors="replace", **kw)
 
@@ -171,6 +175,8 @@ def make_mode(request: Any, name: str) -> Mode:
         mode = Mode("service", pg=request.getfixturevalue("pg_server"))
         request.addfinalizer(mode.close)
         return mode
+    if name == "ray":
+        return Mode("ray", ray=request.getfixturevalue("ray_cluster"))
     return Mode(name)
 
 
@@ -179,11 +185,13 @@ class Mode:
     """How a test directory's flows run: the executor, the S3 server when on S3, the
     PostgreSQL server when the metadata service records them."""
 
-    def __init__(self, name: str, s3: object | None = None, pg: object | None = None) -> None:
+    def __init__(self, name: str, s3: object | None = None, pg: object | None = None,
+                 ray: object | None = None) -> None:
         self.name = name
         self.executor = "subprocess" if name == "subprocess" else "fork"
         self.s3 = s3
         self.pg = pg
+        self.ray = ray
         self.services: list[Any] = []  # started by env(), stopped by close()
         self.databases: dict[str, str] = {}  # service URL -> its database URL
 
@@ -196,6 +204,9 @@ class Mode:
             env.update(self.s3.env)  # type: ignore[attr-defined]
             env["HEADWATER_DEFAULT_DATASTORE"] = "s3"
             env["HEADWATER_DATASTORE_SYSROOT_S3"] = f"s3://{self.s3.bucket}/{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
+        if self.ray is not None:  # every step a Ray task on the session's cluster
+            env.update(self.ray.env)  # type: ignore[attr-defined]
+            env["HEADWATER_DEFAULT_DECOSPECS"] = "ray"
         if self.pg is not None:
             from headwater.service.server import start_in_thread
 
@@ -205,6 +216,10 @@ class Mode:
             self.databases[service.url] = database
             env.update({"HEADWATER_DEFAULT_METADATA": "service", "HEADWATER_SERVICE_URL": service.url})
         return env
+
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` run where this mode's servers are reachable."""
+        return self.ray.command(argv) if self.ray is not None else list(argv)  # type: ignore[attr-defined]
 
     def query(self, env: dict[str, str], sql: str, args: tuple = ()) -> list[tuple]:
         """``sql`` (with ``?`` placeholders) on the PostgreSQL behind the service of ``env``."""

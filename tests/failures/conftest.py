@@ -23,9 +23,10 @@ from harness import MODES, Done, base_env, make_mode, reading  # noqa: F401 - re
 from harness import FlowDir as BaseFlowDir
 
 
-@pytest.fixture(scope="module", params=(*MODES, "service"))
+@pytest.fixture(scope="module", params=(*MODES, "service", "ray"))
 def mode(request: pytest.FixtureRequest) -> Any:
-    """Every mode of the other suites, and the metadata service recording the runs."""
+    """Every mode of the other suites, the metadata service recording the runs, and every
+    step on a Ray cluster."""
     return make_mode(request, request.param)
 
 

@@ -135,7 +135,7 @@ def kill_the_scheduler(d):
     d.write(SLEEPY)
     console = d.path / "console.txt"
     with open(console, "w") as out:
-        proc = subprocess.Popen([sys.executable, "flow.py", "run"], cwd=d.path, env=d.env(),
+        proc = subprocess.Popen(d.command([sys.executable, "flow.py", "run"]), cwd=d.path, env=d.env(),
                                 stdout=out, stderr=subprocess.STDOUT)
     descendants, names = [], []
     try:
@@ -166,7 +166,7 @@ def kill_the_scheduler(d):
 def run_many_at_once(d):
     d.write(CONCURRENT)
     first = d.run("--n", "2")  # the datastore exists before the others start
-    procs = [subprocess.Popen([sys.executable, "flow.py", "run", "--n", str(n)], cwd=d.path,
+    procs = [subprocess.Popen(d.command([sys.executable, "flow.py", "run", "--n", str(n)]), cwd=d.path,
                               env=d.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for n in SIZES]
     outs = []

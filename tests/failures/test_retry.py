@@ -167,7 +167,7 @@ SPEC = "retry:times=2,minutes_between_retries=0"
 def fail_while_a_retry_waits_long(d):
     """Start a run whose retry waits a minute; see whether it ends once `broken` has failed."""
     d.write(PENDING.replace("WAIT", "1"))
-    proc = subprocess.Popen([sys.executable, "flow.py", "run"], cwd=d.path, env=d.env(),
+    proc = subprocess.Popen(d.command([sys.executable, "flow.py", "run"]), cwd=d.path, env=d.env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def broken_failed():

@@ -2,18 +2,25 @@
 
 Imported by the driver after Ray is connected, and by Ray's workers when they run these
 functions, so it may import ``ray`` at the top.
+
+In a worker, an attempt runs the way the fork executor runs one: a template process (started
+fresh, since a Ray worker has threads and must not fork; it loads the run's flow once) forks
+a child per attempt. So the worker outlives a step that crashes, the outcome names the exit
+code or the signal, and stopping an attempt stops the processes its step started. The
+worker keeps one template, for the run it last served.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from typing import Any
 
 import ray
 
-_flows: dict[str, tuple[type, Any]] = {}  # this worker's loaded flows, by what loaded them
-_loading = threading.Lock()
+_BASELINE = dict(os.environ)  # the worker's own environment, under each task's
+_current: dict[str, Any] = {}  # the run this worker serves: key, executor, events, console
 
 
 @ray.remote
@@ -31,38 +38,74 @@ class ConsoleSink:
         return out
 
 
-def _flow_for(spec: Any) -> tuple[type, Any]:
-    """The flow class and graph of ``spec``'s run, loaded once per worker."""
-    from ..task_entry import load_flow
+class _SinkConsole:
+    """The console a worker-side executor prints to: lines go to the run's sink in batches."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.pending: list[tuple] = []
+        self.lock = threading.Lock()
+        self.sent: Any = None
+
+    def task_line(self, spec: Any, stream: str, text: str) -> None:
+        with self.lock:
+            self.pending.append((spec.task_id, spec.attempt, spec.step, stream, text))
+            if len(self.pending) >= 100:
+                self._send()
+
+    def _send(self) -> None:
+        if self.pending:
+            self.sent = self.sink.put.remote(self.pending)
+            self.pending = []
+
+    def flush(self) -> None:
+        """Send what is pending and wait until the sink has it."""
+        with self.lock:
+            self._send()
+            sent, self.sent = self.sent, None
+        if sent is not None:
+            ray.get(sent)
+
+    def event(self, text: str) -> None:
+        pass  # the outcome reaches the scheduler, which reports it
+
+    info = error = event
+
+
+def _executor_for(spec: Any, spec_json: str, sink: Any) -> tuple[Any, queue.Queue, _SinkConsole]:
+    from ..datastore.datastore import open_datastore
+    from .fork import ForkExecutor
 
     code = spec.code or {}
     key = repr((code.get("key"), code.get("dir"), code.get("file"), code.get("cls"), spec.decospecs,
                 spec.flow, spec.run))
-    with _loading:
-        found = _flows.get(key)
-        if found is None:
-            found = _flows[key] = load_flow(spec)
-    return found
+    if _current.get("key") != key:
+        if _current.get("executor") is not None:
+            _current["executor"].close()
+        executor = ForkExecutor(None, None, open_datastore(spec.root))  # type: ignore[arg-type]
+        executor.spawn_spec = spec_json
+        events: queue.Queue = queue.Queue()
+        console = _SinkConsole(sink)
+        executor.start(events, console)
+        _current.update(key=key, executor=executor, events=events, console=console)
+    return _current["executor"], _current["events"], _current["console"]
 
 
 @ray.remote
 def run_attempt_remote(spec_json: str, env: dict[str, str], sink: Any) -> dict[str, Any]:
-    """One attempt in this Ray worker: its output to the run's logs and to ``sink``."""
+    """One attempt in this Ray worker's template: what ended it, and where it ran."""
+    os.environ.clear()
+    os.environ.update(_BASELINE)
     os.environ.update(env)
-    from ..datastore.datastore import open_datastore
-    from ..task import TaskSpec, run_attempt
-    from ..task_entry import captured
+    from ..task import TaskSpec
 
     spec = TaskSpec.from_json(spec_json)
-    flow_cls, graph = _flow_for(spec)
-    sent: list[Any] = []
-
-    def echo(stream: str, texts: list[str]) -> None:
-        sent.append(sink.put.remote([(spec.task_id, spec.attempt, spec.step, stream, t) for t in texts]))
-
-    with captured(open_datastore(spec.root), spec, echo=echo):
-        result = run_attempt(spec, flow_cls, graph)
-    if sent:
-        ray.get(sent[-1])  # its lines reach the console before its outcome does
-    result["node"] = ray.util.get_node_ip_address()
-    return result
+    executor, events, console = _executor_for(spec, spec_json, sink)
+    executor.submit(spec)
+    while True:
+        done = events.get()
+        if (done.spec.task_id, done.spec.attempt) == (spec.task_id, spec.attempt):
+            break
+    console.flush()  # its lines reach the console before its outcome does
+    return {"result": done.result, "exit_code": done.exit_code, "signal": done.signal,
+            "reason": done.reason, "node": ray.util.get_node_ip_address()}

@@ -50,6 +50,10 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
 
 class ForkExecutor(PipeExecutor):
     name = "fork"
+    #: When set (a task spec as JSON), the template is not forked from this process but
+    #: started as a fresh interpreter that loads the flow the way ``python -m headwater.task``
+    #: does: for a process with threads of its own, such as a Ray worker, which must not fork.
+    spawn_spec: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, events: queue.Queue, console: Any) -> None:
@@ -58,13 +62,16 @@ class ForkExecutor(PipeExecutor):
         scheduler_pid = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the template
-            parent_sock.close()
-            try:
-                _template_main(child_sock, scheduler_pid, self.flow_cls, self.graph, self.datastore)
-            finally:
-                os._exit(0)
+        if self.spawn_spec is not None:
+            pid = _spawn_template(child_sock, self.spawn_spec)
+        else:
+            pid = os.fork()
+            if pid == 0:  # the template
+                parent_sock.close()
+                try:
+                    _template_main(child_sock, scheduler_pid, self.flow_cls, self.graph, self.datastore)
+                finally:
+                    os._exit(0)
         child_sock.close()
         self.template_pid = pid
         self.sock = parent_sock
@@ -120,6 +127,32 @@ class ForkExecutor(PipeExecutor):
 
 
 # -- the template process ------------------------------------------------------------------
+
+
+def _spawn_template(sock: _socket.socket, spec_json: str) -> int:
+    """Start the template as ``python -m headwater.executors.fork FD`` with the spec on its
+    standard input; its PID."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "headwater.executors.fork", str(sock.fileno())],
+                            stdin=subprocess.PIPE, pass_fds=(sock.fileno(),), close_fds=True)
+    proc.stdin.write(spec_json.encode("utf-8"))  # type: ignore[union-attr]
+    proc.stdin.close()  # type: ignore[union-attr]
+    return proc.pid
+
+
+def _spawned_main(fd: int) -> None:
+    """The template of :func:`_spawn_template`: load the spec's flow, then serve as usual."""
+    from ..datastore.datastore import open_datastore
+    from ..task_entry import load_flow
+
+    sock = _socket.socket(fileno=fd)
+    spec = TaskSpec.from_json(sys.stdin.read())
+    flow_cls, graph = load_flow(spec)
+    try:
+        _template_main(sock, os.getppid(), flow_cls, graph, open_datastore(spec.root))
+    finally:
+        os._exit(0)
 
 
 def _template_main(sock: _socket.socket, scheduler_pid: int, flow_cls: type, graph: Any,
@@ -265,3 +298,7 @@ def _reseed() -> None:
             np.random.seed()
         except Exception:  # noqa: BLE001 - an exotic numpy; leave it
             pass
+
+
+if __name__ == "__main__":
+    _spawned_main(int(sys.argv[1]))

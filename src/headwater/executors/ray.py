@@ -1,21 +1,24 @@
 """Attempts as Ray tasks: the steps that ask for it (``@ray``, ``--with ray``) run on a cluster.
 
-Each attempt is one Ray task. In the Ray worker it is the same attempt every executor runs
-(:func:`headwater.task.run_attempt`), on the flow loaded the way ``python -m headwater.task``
-loads it (the run's folder when the worker's machine has it, else the code package), cached
-per worker, so a warm worker starts a task in milliseconds. Inputs and outputs go through
-the datastore (a local root works when the cluster is this machine; S3 otherwise); the
+Each attempt is one Ray task. In the Ray worker it runs as the fork executor runs it: a child
+forked from a template process that loaded the run's flow once, the way ``python -m
+headwater.task`` loads it (the run's folder when the worker's machine has it, else the code
+package). So a warm worker starts a task in milliseconds, survives a step that crashes, and
+reports the exit code or signal (``_ray_worker.py``). Inputs and outputs go through the
+datastore (a local root works when the cluster is this machine; S3 otherwise); the
 scheduler records the outcome from the task's result, as for any executor.
 
 What a task prints is written to its logs in the datastore by the worker, and sent back to
-the scheduler's console through a small actor (:class:`ConsoleSink`) the run owns, so lines
-keep their ``[run/step/task]`` prefix. Stopping an attempt (a time limit, Ctrl-C, a failed
-sibling) cancels its Ray task with ``force=True``, which ends the worker process and, with
-it, the step's code. A scheduler that dies takes its Ray job, and so its tasks, along.
+the scheduler's console through a small actor (``ConsoleSink``) the run owns, so lines keep
+their ``[run/step/task]`` prefix. Stopping an attempt (a time limit, Ctrl-C, a failed
+sibling) cancels its Ray task with ``force=True``, which ends the worker process; its
+template then kills the attempt's process group. A scheduler that dies takes its Ray job,
+and so its workers and their templates and tasks, along.
 
 The cluster is ``HEADWATER_RAY_ADDRESS``, else ``RAY_ADDRESS``; with neither, a local Ray is
 started for the run. ``ray`` comes with ``pip install 'headwater[ray]'``, on the cluster's
-nodes too; the driver passes the ``HEADWATER_*`` and ``AWS_*`` settings to the workers.
+nodes too. A task sees the run's environment variables (but those that describe a machine:
+``PATH``, ``HOME``, ``LD_*``, ...), as a local task does.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 ADDRESS_ENVS = ("HEADWATER_RAY_ADDRESS", "RAY_ADDRESS")
-PASSED_ENV_PREFIXES = ("HEADWATER_", "AWS_")
+# What describes this machine rather than the run stays here: the worker's own values win.
+MACHINE_ENV = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "SHLVL", "TMPDIR", "TEMP", "TMP",
+                         "HOSTNAME", "TERM", "DISPLAY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH",
+                         "PYTHONSTARTUP", "CUDA_VISIBLE_DEVICES", "_"})
+MACHINE_ENV_PREFIXES = ("LD_", "DYLD_", "SSH_", "XDG_", "CONDA_", "RAY_", "OMP_", "PYENV_", "LC_")
 CONNECT_WITHIN = 5.0  # seconds to reach the cluster's address before saying it is unreachable
 POLL = 0.05  # seconds between looks at finished tasks and console lines
 
@@ -164,8 +171,11 @@ def _options(need: dict[str, float]) -> dict[str, Any]:
 
 
 def passed_env() -> dict[str, str]:
-    """The settings a task needs in the worker (environment variables do not travel)."""
-    return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
+    """The run's environment for its tasks in the workers (variables do not travel by
+    themselves): everything but what describes this machine (:data:`MACHINE_ENV`), so a step
+    reads the settings it reads locally (``HEADWATER_*``, ``AWS_*``, its own)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in MACHINE_ENV and not k.startswith(MACHINE_ENV_PREFIXES)}
 
 
 class RayExecutor:
@@ -268,17 +278,17 @@ class RayExecutor:
             self._by_key.pop(key, None)
             reason = self._reasons.pop(key, None)
         try:
-            result = self.ray.get(ref)
+            out = self.ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - the worker died or the task was cancelled
-            result = None
-            reason = reason or f"the Ray task stopped before reporting a result ({_first_line(exc)})"
+            out = {"result": None, "exit_code": None, "signal": None,
+                   "reason": f"the Ray task stopped before reporting a result ({_first_line(exc)})"}
         self._echo()  # its last lines before its outcome
         with self._lock:
             self._specs.pop(key, None)
-        if result is None:
-            self.events.put(AttemptDone(spec, None, None, None, reason))
-        else:
-            self.events.put(AttemptDone(spec, result, 0 if result.get("ok") else 1, None, reason))
+        result = out["result"]
+        if result is not None:
+            result["node"] = out.get("node")
+        self.events.put(AttemptDone(spec, result, out["exit_code"], out["signal"], reason or out["reason"]))
 
 
 def _first_line(exc: BaseException) -> str:
