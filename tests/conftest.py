@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fork_only: tests the fork executor's own mechanics")
     config.addinivalue_line("markers", "local_only: tests the files of a local datastore")
+    config.addinivalue_line("markers", "not_on_ray: about where steps run locally (every step is on Ray in that mode)")
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +79,7 @@ def ray_cluster():
         if os.environ.get("CI"):
             pytest.fail("Ray is missing: scripts/test installs it with the test extra")
         pytest.skip("Ray is not installed (pip install 'headwater[ray]'); the Ray tests need it")
-    cluster = raycluster.start(cpus=2)
+    cluster = raycluster.start(cpus=4)  # logical CPUs: the failure tests run three tasks at once
     yield cluster
     cluster.stop()
 
@@ -94,7 +95,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         name = callspec.params.get("mode", "fork") if callspec is not None else "fork"
         return ((item.get_closest_marker("fork_only") is not None and name != "fork")
-                or (item.get_closest_marker("local_only") is not None and name == "s3"))
+                or (item.get_closest_marker("local_only") is not None and name == "s3")
+                or (item.get_closest_marker("not_on_ray") is not None and name == "ray"))
 
     gone = [item for item in items if dropped(item)]
     if gone:

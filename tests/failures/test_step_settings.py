@@ -228,6 +228,7 @@ def test_a_step_that_needs_an_executor_this_installation_lacks_is_refused_before
     assert d.runs("ClusterFlow") == [], "nothing was recorded"
 
 
+@pytest.mark.not_on_ray
 def test_a_step_that_needs_another_executor_runs_on_it_and_the_others_on_the_runs_own(dirs):
     d = dirs("elsewhere-subprocess")
     d.write(ELSEWHERE % "subprocess")

@@ -41,11 +41,22 @@ class ConsoleSink:
 class _SinkConsole:
     """The console a worker-side executor prints to: lines go to the run's sink in batches."""
 
+    EVERY = 0.1  # seconds between sends while a task prints
+
     def __init__(self, sink: Any) -> None:
         self.sink = sink
         self.pending: list[tuple] = []
         self.lock = threading.Lock()
         self.sent: Any = None
+        threading.Thread(target=self._loop, daemon=True, name="headwater-console").start()
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            time.sleep(self.EVERY)
+            with self.lock:
+                self._send()
 
     def task_line(self, spec: Any, stream: str, text: str) -> None:
         with self.lock:
@@ -92,8 +103,11 @@ def _executor_for(spec: Any, spec_json: str, sink: Any) -> tuple[Any, queue.Queu
 
 
 @ray.remote
-def run_attempt_remote(spec_json: str, env: dict[str, str], sink: Any) -> dict[str, Any]:
-    """One attempt in this Ray worker's template: what ended it, and where it ran."""
+def run_attempt_remote(spec_json: str, env: dict[str, str], sink: Any,
+                       limit: tuple[float, str] | None = None) -> dict[str, Any]:
+    """One attempt in this Ray worker's template: what ended it, and where it ran.
+    ``limit`` is the step's time limit and the decorator that set it: the attempt is
+    stopped here once it has run that long (and the grace its own alarm gets)."""
     os.environ.clear()
     os.environ.update(_BASELINE)
     os.environ.update(env)
@@ -102,10 +116,31 @@ def run_attempt_remote(spec_json: str, env: dict[str, str], sink: Any) -> dict[s
     spec = TaskSpec.from_json(spec_json)
     executor, events, console = _executor_for(spec, spec_json, sink)
     executor.submit(spec)
-    while True:
-        done = events.get()
-        if (done.spec.task_id, done.spec.attempt) == (spec.task_id, spec.attempt):
-            break
+    timer = None
+    if limit is not None:
+        from ..runtime.scheduler import TIMEOUT_GRACE
+
+        seconds, source = limit
+        timer = threading.Timer(seconds + TIMEOUT_GRACE, executor.cancel,
+                                args=(spec, f"step {spec.step!r} exceeded its @{source} of {seconds:g} s"))
+        timer.daemon = True
+        timer.start()
+    try:
+        done = _outcome(events, spec)
+    except KeyboardInterrupt:  # ray.cancel(): stop the attempt, report how it ended
+        executor.cancel(spec, "stopped by the scheduler")
+        done = _outcome(events, spec)
+    finally:
+        if timer is not None:
+            timer.cancel()
     console.flush()  # its lines reach the console before its outcome does
     return {"result": done.result, "exit_code": done.exit_code, "signal": done.signal,
             "reason": done.reason, "node": ray.util.get_node_ip_address()}
+
+
+def _outcome(events: queue.Queue, spec: Any) -> Any:
+    """The AttemptDone of ``spec`` (the template serves one attempt at a time here)."""
+    while True:
+        done = events.get()
+        if (done.spec.task_id, done.spec.attempt) == (spec.task_id, spec.attempt):
+            return done

@@ -47,3 +47,11 @@ class Executor:
 
     def close(self) -> None:
         """Release processes and threads; running attempts are stopped."""
+
+
+def step_timeout(graph: Any, step: str) -> tuple[float, str] | None:
+    """The shortest time limit a decorator of ``step`` sets (seconds) and that decorator's
+    name, or None."""
+    limits = [(float(d.runtime_timeout()), d.name) for d in graph[step].decorators]
+    limits = [(limit, name) for limit, name in limits if limit > 0]
+    return min(limits) if limits else None

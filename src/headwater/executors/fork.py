@@ -260,9 +260,11 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the template's handler is not the task's
+        # SIGTERM (also what Linux sends when the template dies, however it died) ends the
+        # task and every process its step started: its process group, which it leads.
+        signal.signal(signal.SIGTERM, _end_group)
         os.setpgid(0, 0)  # so stopping the task also stops the processes its step starts
-        set_pdeathsig()
+        set_pdeathsig(signal.SIGTERM)
         gc.unfreeze()
         out, err, res = fds
         os.dup2(out, 1)
@@ -288,6 +290,10 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
             pass
     finally:
         os._exit(code)
+
+
+def _end_group(signum: int, frame: Any) -> None:
+    os.killpg(0, signal.SIGKILL)
 
 
 def _reseed() -> None:

@@ -11,9 +11,10 @@ scheduler records the outcome from the task's result, as for any executor.
 What a task prints is written to its logs in the datastore by the worker, and sent back to
 the scheduler's console through a small actor (``ConsoleSink``) the run owns, so lines keep
 their ``[run/step/task]`` prefix. Stopping an attempt (a time limit, Ctrl-C, a failed
-sibling) cancels its Ray task with ``force=True``, which ends the worker process; its
-template then kills the attempt's process group. A scheduler that dies takes its Ray job,
-and so its workers and their templates and tasks, along.
+sibling) cancels its Ray task: the worker kills the attempt's process group and reports the
+outcome (an attempt that had just succeeded keeps its result); a worker that does not answer
+within seconds is ended (``force=True``), and its template kills the attempt with it. A
+scheduler that dies takes its Ray job, and so its workers, templates and tasks, along.
 
 The cluster is ``HEADWATER_RAY_ADDRESS``, else ``RAY_ADDRESS``; with neither, a local Ray is
 started for the run. ``ray`` comes with ``pip install 'headwater[ray]'``, on the cluster's
@@ -31,7 +32,7 @@ import time
 
 from ..exceptions import CommandError
 from ..task import TaskSpec
-from .base import AttemptDone
+from .base import AttemptDone, step_timeout
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ MACHINE_ENV = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "SHLVL", "TMP
 MACHINE_ENV_PREFIXES = ("LD_", "DYLD_", "SSH_", "XDG_", "CONDA_", "RAY_", "OMP_", "PYENV_", "LC_")
 CONNECT_WITHIN = 5.0  # seconds to reach the cluster's address before saying it is unreachable
 POLL = 0.05  # seconds between looks at finished tasks and console lines
+FORCE_AFTER = 10.0  # seconds a stopped attempt's worker gets before it is ended
 
 
 def _ray() -> Any:
@@ -183,6 +185,9 @@ class RayExecutor:
 
     name = "ray"
     needs_code_package = True  # a worker on another machine unpacks the flow from it
+    #: The scheduler's own kill of a timed-out attempt waits this much longer: a worker may
+    #: take that long to start it, and the worker stops it at its limit from its real start.
+    start_allowance = 60.0
 
     def __init__(self, flow_cls: type, graph: Any, datastore: Any) -> None:
         self.flow_cls = flow_cls
@@ -211,7 +216,8 @@ class RayExecutor:
 
     def submit(self, spec: TaskSpec) -> None:
         options = _options(step_request(self.graph, spec.step))
-        ref = self.remote.options(**options).remote(spec.to_json(), self.env, self.sink)
+        ref = self.remote.options(**options).remote(spec.to_json(), self.env, self.sink,
+                                                    step_timeout(self.graph, spec.step))
         with self._lock:
             self._running[ref] = (spec, time.monotonic())
             self._by_key[(spec.task_id, spec.attempt)] = ref
@@ -224,7 +230,7 @@ class RayExecutor:
             if ref is None:
                 return
             self._reasons.setdefault(key, reason)
-        self.ray.cancel(ref, force=True)
+        self._stop_task(ref)
 
     def cancel_all(self, reason: str) -> None:
         with self._lock:
@@ -232,7 +238,29 @@ class RayExecutor:
             for _, (spec, _) in refs:
                 self._reasons.setdefault((spec.task_id, spec.attempt), reason)
         for ref, _ in refs:
-            self.ray.cancel(ref, force=True)
+            self._stop_task(ref)
+
+    def _stop_task(self, ref: Any) -> None:
+        """Ask the worker to stop the attempt (it kills the attempt's processes and reports
+        what ended it: an attempt that had just succeeded keeps its result); end the worker
+        if it has not answered within :data:`FORCE_AFTER` seconds."""
+        try:
+            self.ray.cancel(ref, force=False)
+        except Exception:  # noqa: BLE001 - finished meanwhile
+            return
+
+        def force() -> None:
+            with self._lock:
+                running = ref in self._running
+            if running:
+                try:
+                    self.ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - finished meanwhile
+                    pass
+
+        timer = threading.Timer(FORCE_AFTER, force)
+        timer.daemon = True
+        timer.start()
 
     def close(self) -> None:
         self.cancel_all("the run ended")

@@ -13,11 +13,18 @@ if TYPE_CHECKING:
 
 
 def step_executors(graph: Any, default: str) -> dict[str, str]:
-    """step -> the executor its attempts run on."""
+    """step -> the executor its attempts run on; two decorators of one step that want
+    different executors are refused."""
+    from ..exceptions import CommandError
+
     out = {}
     for node in graph:
-        wanted = [d.runtime_executor() for d in node.decorators]
-        out[node.name] = next((w for w in wanted if w), default)
+        wanted = {d.runtime_executor(): d.name for d in node.decorators if d.runtime_executor()}
+        if len(wanted) > 1:
+            said = ", ".join(f"@{name} wants {which!r}" for which, name in wanted.items())
+            raise CommandError(f"step {node.name!r}: its decorators disagree on where it runs ({said}); "
+                               "keep one of them.")
+        out[node.name] = next(iter(wanted), default)
     return out
 
 
@@ -30,6 +37,7 @@ class RoutedExecutor:
         self.executors = executors  # name -> executor (the run's own among them)
         self.routes = routes
         self.needs_code_package = any(getattr(e, "needs_code_package", False) for e in executors.values())
+        self.start_allowance = max(getattr(e, "start_allowance", 0.0) for e in executors.values())
 
     def start(self, events: queue.Queue, console: Any) -> None:
         for name, executor in self.executors.items():

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 
-from ..executors.base import AttemptDone
+from ..executors.base import AttemptDone, step_timeout
 from ..metadata import Status
 from ..task import TaskSpec
 from .state import RunState, TaskInfo
@@ -192,7 +192,10 @@ class Scheduler:
         self.executor.submit(spec)
         limit, source = self._timeout(task.step)
         if limit:
-            timer = threading.Timer(limit + TIMEOUT_GRACE, self.executor.cancel,
+            # A remote executor may take a while to start the attempt, and stops it at the
+            # limit itself; the scheduler's kill waits that long more.
+            allowance = getattr(self.executor, "start_allowance", 0.0)
+            timer = threading.Timer(limit + TIMEOUT_GRACE + allowance, self.executor.cancel,
                                     args=(spec, f"step {task.step!r} exceeded its @{source} of {limit:g} s"))
             timer.daemon = True
             timer.start()
@@ -326,9 +329,7 @@ class Scheduler:
 
     def _timeout(self, step: str) -> tuple[float, str]:
         """The shortest time limit any decorator sets, and that decorator's name."""
-        limits = [(float(d.runtime_timeout()), d.name) for d in self.graph[step].decorators]
-        limits = [(limit, name) for limit, name in limits if limit > 0]
-        return min(limits) if limits else (0.0, "")
+        return step_timeout(self.graph, step) or (0.0, "")
 
     def _heartbeat(self) -> None:
         while not self._stop_heartbeat.wait(HEARTBEAT_SECONDS):
