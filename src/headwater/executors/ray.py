@@ -214,6 +214,12 @@ class RayExecutor:
         self.thread = threading.Thread(target=self._watch, name="headwater-ray", daemon=True)
         self.thread.start()
 
+    def placement(self, spec: TaskSpec) -> dict[str, Any]:
+        """What the run records about where an attempt of ``spec``'s step goes."""
+        need = step_request(self.graph, spec.step)
+        return {"executor": "ray", "resources": {k: v for k, v in need.items() if v},
+                "ray_address": cluster_address() or "local"}
+
     def submit(self, spec: TaskSpec) -> None:
         options = _options(step_request(self.graph, spec.step))
         ref = self.remote.options(**options).remote(spec.to_json(), self.env, self.sink,

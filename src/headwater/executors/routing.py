@@ -50,6 +50,10 @@ class RoutedExecutor:
     def _for(self, spec: TaskSpec) -> Any:
         return self.executors[self.routes[spec.step]]
 
+    def placement(self, spec: TaskSpec) -> dict[str, Any] | None:
+        placement = getattr(self._for(spec), "placement", None)
+        return placement(spec) if placement is not None else None
+
     def submit(self, spec: TaskSpec) -> None:
         self._for(spec).submit(spec)
 

@@ -55,6 +55,7 @@ class Scheduler:
         self.flow = flow_cls.__name__
         self.graph = graph
         self.executor = executor
+        self._placement = getattr(executor, "placement", None)  # remote executors say where
         self.events = events
         self.md = md
         self.console = console
@@ -179,11 +180,14 @@ class Scheduler:
 
     def _launch(self, task: TaskInfo) -> None:
         spec = self._spec(task)
+        placement = self._placement(spec) if self._placement is not None else None
         with self.md.transaction():
             if task.attempt == 0:
                 self.md.new_task(self.flow, self.run_number, task.task_id, task.step,
                                  foreach_stack=task.frames or None, parents=[p[0] for p in task.parents])
             self.md.start_attempt(self.flow, self.run_number, task.task_id, task.attempt)
+            if placement:  # a remote executor: where the attempt goes and what it asked for
+                self.md.set_task_meta(self.flow, self.run_number, task.task_id, placement)
         if spec.inputs is None:
             self.md.flush()  # the task reads its inputs from the records: they must be there
         self.running[(task.task_id, task.attempt)] = task
@@ -224,6 +228,7 @@ class Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------------
     def _succeeded(self, task: TaskInfo, result: dict[str, Any]) -> None:
+        self._record_node(task, result)
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
                                host_pid=(result.get("host"), result.get("pid")),
@@ -247,6 +252,7 @@ class Scheduler:
     def _attempt_failed(self, task: TaskInfo, event: AttemptDone, result: dict[str, Any]) -> None:
         exc = result.get("exception")
         reason = event.reason or _exit_reason(event)
+        self._record_node(task, result)
         retry = task.attempt < self._max_retries(task.step) and not self.failed
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.FAILED, exit_reason=reason, exception=exc,
@@ -312,6 +318,11 @@ class Scheduler:
             self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                    status=Status.FAILED, exit_reason=reason)
         self.running.clear()
+
+    def _record_node(self, task: TaskInfo, result: dict[str, Any]) -> None:
+        """The cluster node an attempt ran on, when its executor says (Ray)."""
+        if result.get("node"):
+            self.md.set_task_meta(self.flow, self.run_number, task.task_id, {"node": result["node"]})
 
     # -- step settings from decorators ----------------------------------------------------------
     def _max_retries(self, step: str) -> int:

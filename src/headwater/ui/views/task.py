@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from ...metadata.records import AttemptRow, TaskRow
 from .. import cards, logs, previews
@@ -124,11 +125,27 @@ def task_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Live:
         info.append(("foreach", f"item {count(fe.index)}{of}{item}"))
     if attempt and attempt.host:
         info.append(("host", h(attempt.host) + (f' <span class="muted">pid {attempt.pid}</span>' if attempt.pid else "")))
+    info += _placement(ctx.reader.task_meta(flow, run, task_id))
     if row.origin_run_id is not None and row.origin_task_id is not None:
         info.append(("cloned from", f'<a class="mono" href="{href(flow, row.origin_run_id, step, row.origin_task_id)}">'
                      f'{h(flow)}/{h(row.origin_run_id)}/{h(step)}/{row.origin_task_id}</a>'))
     info += _neighbours(ctx, row)
     return Live(tabs + section("Task", facts(info), ident="about") + _exception(attempt), not running)
+
+
+def _placement(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where a remote executor ran the task, and what it asked for."""
+    out = []
+    if meta.get("executor"):
+        where = f" at <code>{h(meta['ray_address'])}</code>" if meta.get("ray_address") else ""
+        node = f' &middot; node <code>{h(meta["node"])}</code>' if meta.get("node") else ""
+        out.append(("ran on", f"{h(meta['executor'])}{where}{node}"))
+    resources = meta.get("resources")
+    if isinstance(resources, dict) and resources:
+        units = {"memory": " MB"}
+        out.append(("resources", ", ".join(f"{h(k)} {v:g}{units.get(k, '')}" for k, v in resources.items()
+                                           if isinstance(v, int | float))))
+    return out
 
 
 def artifacts_live(ctx: Ctx, flow: str, run: int, step: str, task_id: int) -> Live:
