@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "card": "headwater.plugins.card",
     "secrets": "headwater.plugins.secrets",
     "ray": "headwater.plugins.ray",
+    "parallel": "headwater.plugins.parallel",
     "get_cards": "headwater.cards",
     # data in S3
     "S3": "headwater.s3",
@@ -96,7 +97,6 @@ _NOT_YET: dict[str, tuple[str, str]] = {
     "conda_base": _ENVIRONMENTS,
     "kubernetes": ("@kubernetes (running steps on Kubernetes)", ""),
     "batch": ("@batch (running steps on AWS Batch)", ""),
-    "parallel": ("@parallel (multi-node steps)", ""),
     "pytorch_parallel": ("@pytorch_parallel (multi-node steps)", ""),
     "exit_hook": ("@exit_hook (functions run when a flow finishes)", ""),
     "user_step_decorator": _USER_DECORATORS, "UserStepDecorator": _USER_DECORATORS,

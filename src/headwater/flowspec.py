@@ -299,6 +299,11 @@ class FlowSpec:
         else:
             names = [_step_name(t, step) for t in targets]
             d["_hw_transition"] = {"targets": names, "foreach": foreach}
+            if num_parallel is not None:
+                if isinstance(num_parallel, bool) or not isinstance(num_parallel, int) or num_parallel < 1:
+                    raise StepError(f"step {step!r}: num_parallel must be a whole number of at least 1 "
+                                    f"(the number of nodes), got {num_parallel!r}.")
+                d["_hw_transition"]["num_parallel"] = num_parallel
         graph = d.get("_hw_graph")
         if graph is not None:
             self._check_transition(graph[step])
@@ -311,7 +316,8 @@ class FlowSpec:
         else:
             got = "self.next(" + ", ".join(f"self.{n}" for n in t["targets"])
             got += f", foreach={t['foreach']!r})" if t["foreach"] else ")"
-            ok = node.out_funcs == t["targets"] and node.foreach_param == t["foreach"] and not node.condition
+            ok = (node.out_funcs == t["targets"] and node.foreach_param == t["foreach"] and not node.condition
+                  and node.num_parallel == bool(t.get("num_parallel")))
         if not ok:
             raise StepError(
                 f"step {node.name!r} called {got}, but the flow's code at {node.file}:"

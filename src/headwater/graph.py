@@ -67,14 +67,15 @@ class StepNode:
 
     @property
     def parallel_step(self) -> bool:
-        """Metaflow's flag for a step decorated with ``@parallel`` (so False until Headwater has
-        multi-node steps); Metaflow's tooling reads ``flow._graph[name].parallel_step``."""
+        """Metaflow's flag for a step decorated with ``@parallel`` (a gang of nodes);
+        Metaflow's tooling reads ``flow._graph[name].parallel_step``."""
         return any(getattr(d, "name", None) == "parallel" for d in self.decorators)
 
     @property
     def opens_split(self) -> bool:
         """True when this step's tasks fan out into branches that a join must gather."""
-        return self.foreach_param is not None or (len(self.out_funcs) > 1 and self.condition is None)
+        return (self.foreach_param is not None or self.num_parallel
+                or (len(self.out_funcs) > 1 and self.condition is None))
 
     @property
     def where(self) -> str:

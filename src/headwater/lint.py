@@ -318,13 +318,21 @@ def steps_end_with_next(graph: FlowGraph) -> Iterator[Finding]:
 
 
 @rule()
-def not_yet_supported(graph: FlowGraph) -> Iterator[Finding]:
+def gangs(graph: FlowGraph) -> Iterator[Finding]:
+    """``num_parallel=`` leads to a ``@parallel`` step, and only it does."""
     for node in graph:
         if node.num_parallel:
-            yield _at_next("num-parallel", node, (
-                f"Step '{node.name}' starts a gang of parallel tasks with num_parallel=, which this "
-                "version of Headwater cannot run yet (it would run one task and ignore the rest). "
-                "Use a foreach over range(N) for independent tasks until @parallel is supported."))
+            for target in node.out_funcs:
+                if target in graph and not graph[target].parallel_step:
+                    yield _at_next("num-parallel", node, (
+                        f"Step '{node.name}' starts a gang of {target!r} with num_parallel=, but "
+                        f"'{target}' is not a @parallel step. Add @parallel above @step on '{target}', "
+                        "or use a foreach for independent tasks."))
+    for node in graph:
+        if node.parallel_step and not any(graph[p].num_parallel for p in node.in_funcs if p in graph):
+            yield _at_def("parallel-without-num", node, (
+                f"Step '{node.name}' is @parallel, so the step before it must say how many nodes: "
+                f"self.next(self.{node.name}, num_parallel=N)."))
 
 
 @rule()

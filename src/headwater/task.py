@@ -131,6 +131,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         )
         current._set_extra("_datastore_root", spec.root)
         current._set_extra("_attempt", spec.attempt)
+        if spec.frames and spec.frames[-1].get("parallel"):
+            _join_gang(spec.frames[-1])
         hook_args = {"flow": flow, "step_name": spec.step, "retry_count": spec.attempt,
                      "max_retries": spec.max_retries}
         func = getattr(flow, spec.step)
@@ -273,6 +275,34 @@ def _on_damage(spec: TaskSpec, flow_cls: type[FlowSpec], md: Any, task_id: int, 
     return damaged
 
 
+class Parallel:
+    """``current.parallel`` in a ``@parallel`` step: this node's place in its gang.
+
+    ``main_ip`` is node 0's address, for the rendezvous of distributed training (the same
+    values are in ``MF_PARALLEL_MAIN_IP``, ``MF_PARALLEL_NUM_NODES``,
+    ``MF_PARALLEL_NODE_INDEX`` and ``MF_PARALLEL_CONTROL_TASK_ID``, as Metaflow sets them).
+    """
+
+    __slots__ = ("main_ip", "num_nodes", "node_index", "control_task_id")
+
+    def __init__(self, main_ip: str, num_nodes: int, node_index: int, control_task_id: str) -> None:
+        self.main_ip, self.num_nodes = main_ip, num_nodes
+        self.node_index, self.control_task_id = node_index, control_task_id
+
+    def __repr__(self) -> str:
+        return (f"Parallel(main_ip={self.main_ip!r}, num_nodes={self.num_nodes}, "
+                f"node_index={self.node_index}, control_task_id={self.control_task_id!r})")
+
+
+def _join_gang(frame: dict[str, Any]) -> None:
+    node = Parallel(str(frame.get("main_ip") or "127.0.0.1"), int(frame["num_splits"]),
+                    int(frame["index"]), str(frame["control"]))
+    current._set_extra("parallel", node)
+    os.environ.update(MF_PARALLEL_MAIN_IP=node.main_ip, MF_PARALLEL_NUM_NODES=str(node.num_nodes),
+                      MF_PARALLEL_NODE_INDEX=str(node.node_index),
+                      MF_PARALLEL_CONTROL_TASK_ID=node.control_task_id)
+
+
 def _follow_static_graph(flow: FlowSpec, node: Any) -> None:
     """After a handled failure the step never reached self.next(): go where the graph goes."""
     if not node.is_end:
@@ -345,6 +375,8 @@ def _resolve_transition(flow: FlowSpec, node: Any, t: dict[str, Any], spec: Task
                 f"cases {list(t['cases'])}; add a case for it or change the value."
             )
         return {"next": [t["cases"][key]], "case": key}
+    if t.get("num_parallel"):
+        return {"next": t["targets"], "num_parallel": int(t["num_parallel"])}
     if t["foreach"]:
         var = t["foreach"]
         items = getattr(flow, var, _MISSING)

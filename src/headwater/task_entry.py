@@ -294,7 +294,7 @@ def record_attempt(spec: TaskSpec, flow_cls: type, graph: Any) -> dict[str, Any]
         result = _run(spec, flow_cls, graph)
     stop.set()
     ok = bool(result.get("ok"))
-    keys = ("next", "foreach", "num_splits", "values", "case")
+    keys = ("next", "foreach", "num_splits", "values", "case", "num_parallel")
     md.finish_attempt(
         spec.flow, spec.run, spec.task_id, spec.attempt,
         status=Status.SUCCEEDED if ok else Status.FAILED,

@@ -47,6 +47,8 @@ MACHINE_ENV_PREFIXES = ("LD_", "DYLD_", "SSH_", "XDG_", "CONDA_", "RAY_", "OMP_"
 CONNECT_WITHIN = 5.0  # seconds to reach the cluster's address before saying it is unreachable
 POLL = 0.05  # seconds between looks at finished tasks and console lines
 FORCE_AFTER = 10.0  # seconds a stopped attempt's worker gets before it is ended
+GANG_STRATEGY = "PACK"  # a gang's nodes as close together as the cluster allows
+GANG_READY_WITHIN = 120.0  # seconds to wait for room for a whole gang
 
 
 def _ray() -> Any:
@@ -145,6 +147,10 @@ def _fits(need: dict[str, float], node: dict[str, float]) -> bool:
             and node.get("memory", 0) >= need["memory"] * 1024 * 1024)
 
 
+def _describe_bundle(bundle: dict[str, float]) -> str:
+    return ", ".join(f"{v / (1 << 20):,.0f} MB" if k == "memory" else f"{v:g} {k}" for k, v in bundle.items())
+
+
 def _describe(node: dict[str, float]) -> str:
     return (f"{node.get('CPU', 0):g} CPU, {node.get('GPU', 0):g} GPU, "
             f"{node.get('memory', 0) / (1 << 20):,.0f} MB")
@@ -196,6 +202,8 @@ class RayExecutor:
         self._running: dict[Any, tuple[TaskSpec, float]] = {}  # Ray ref -> (spec, submitted)
         self._by_key: dict[tuple[int, int], Any] = {}
         self._specs: dict[tuple[int, int], TaskSpec] = {}  # until its last line is echoed
+        self._gangs: dict[tuple, list[TaskSpec]] = {}  # gang -> its nodes submitted so far
+        self._gang_of: dict[Any, dict[str, Any]] = {}  # Ray ref -> its gang's placement group
         self._reasons: dict[tuple[int, int], str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -221,13 +229,76 @@ class RayExecutor:
                 "ray_address": cluster_address() or "local"}
 
     def submit(self, spec: TaskSpec) -> None:
-        options = _options(step_request(self.graph, spec.step))
+        frame = spec.frames[-1] if spec.frames else None
+        if frame is not None and frame.get("parallel"):
+            # A gang's nodes are submitted one after the other; place them once all are here.
+            key = (spec.step, frame["task"], spec.attempt)
+            waiting = self._gangs.setdefault(key, [])
+            waiting.append(spec)
+            if len(waiting) == int(frame["num_splits"]):
+                del self._gangs[key]
+                self._place_gang(waiting)
+            return
+        self._submit(spec, _options(step_request(self.graph, spec.step)))
+
+    def _submit(self, spec: TaskSpec, options: dict[str, Any], gang: Any = None) -> None:
         ref = self.remote.options(**options).remote(spec.to_json(), self.env, self.sink,
                                                     step_timeout(self.graph, spec.step))
         with self._lock:
             self._running[ref] = (spec, time.monotonic())
             self._by_key[(spec.task_id, spec.attempt)] = ref
             self._specs[(spec.task_id, spec.attempt)] = spec
+            if gang is not None:
+                self._gang_of[ref] = gang
+
+    def _place_gang(self, specs: list[TaskSpec]) -> None:
+        """All nodes of a gang at once, or none: a placement group with one bundle per node,
+        then each node as a Ray task in its bundle, told node 0's address."""
+        from ray.util.placement_group import (
+            placement_group,
+            placement_group_table,
+            remove_placement_group,
+        )
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        ray = self.ray
+        specs = sorted(specs, key=lambda s: int(s.frames[-1]["index"]))
+        need = step_request(self.graph, specs[0].step)
+        bundle = {"CPU": need["cpu"]}
+        if need["gpu"]:
+            bundle["GPU"] = need["gpu"]
+        if need["memory"]:
+            bundle["memory"] = need["memory"] * 1024 * 1024
+        n = len(specs)
+        total = ray.cluster_resources()
+        short = [k for k, v in bundle.items() if v * n > total.get(k, 0)]
+        pg = None
+        problem = None
+        if short:
+            problem = (f"the {n} nodes of step {specs[0].step!r} ask for {n} x {_describe_bundle(bundle)}, "
+                       f"more than the whole Ray cluster has ({_describe(total)})")
+        else:
+            pg = placement_group([dict(bundle) for _ in specs], strategy=GANG_STRATEGY)
+            try:
+                ray.get(pg.ready(), timeout=GANG_READY_WITHIN)
+            except Exception:  # noqa: BLE001 - GetTimeoutError, or the cluster went away
+                remove_placement_group(pg)
+                pg = None
+                problem = (f"the {n} nodes of step {specs[0].step!r} could not all be placed on the Ray "
+                           f"cluster within {GANG_READY_WITHIN:.0f} s (each asks for {_describe_bundle(bundle)})")
+        if pg is None:
+            for spec in specs:
+                self.events.put(AttemptDone(spec, None, None, None, problem))
+            return
+        node_of_bundle = placement_group_table(pg).get("bundles_to_node_id", {})
+        ips = {n["NodeID"]: n.get("NodeManagerAddress") for n in ray.nodes()}
+        main_ip = ips.get(node_of_bundle.get(0)) or "127.0.0.1"
+        gang = {"pg": pg, "left": n, "remove": remove_placement_group}
+        for index, spec in enumerate(specs):
+            spec.frames = spec.frames[:-1] + [dict(spec.frames[-1], main_ip=main_ip)]
+            strategy = PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)
+            options = dict(_options(need), scheduling_strategy=strategy)
+            self._submit(spec, options, gang)
 
     def cancel(self, spec: TaskSpec, reason: str) -> None:
         key = (spec.task_id, spec.attempt)
@@ -307,6 +378,11 @@ class RayExecutor:
 
     def _finished(self, ref: Any) -> None:
         with self._lock:
+            gang = self._gang_of.pop(ref, None)
+            if gang is not None:
+                gang["left"] -= 1
+                if gang["left"] == 0:  # the gang's last node: free its reservation
+                    gang["remove"](gang["pg"])
             spec, _ = self._running.pop(ref)
             key = (spec.task_id, spec.attempt)
             self._by_key.pop(key, None)

@@ -23,6 +23,7 @@ STEP_DECORATORS = {
     "card": "headwater.plugins.card:card",
     "secrets": "headwater.plugins.secrets:secrets",
     "ray": "headwater.plugins.ray:ray",
+    "parallel": "headwater.plugins.parallel:parallel",
 }
 
 

@@ -26,6 +26,7 @@ from collections import Counter, deque
 from ..executors.base import AttemptDone, step_timeout
 from ..metadata import Status
 from ..task import TaskSpec
+from .gangs import Gangs, Retrying, gang_of, node_index
 from .state import RunState, TaskInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -35,12 +36,17 @@ if TYPE_CHECKING:
 
 HEARTBEAT_SECONDS = 10.0
 TIMEOUT_GRACE = 5.0  # the task's own alarm fires first; this kill is the backstop
-TRANSITION_KEYS = ("next", "foreach", "num_splits", "values", "case")
+TRANSITION_KEYS = ("next", "foreach", "num_splits", "values", "case", "num_parallel")
 
 
 class _Retry:
     def __init__(self, task: TaskInfo) -> None:
         self.task = task
+
+
+class _GangRetry:
+    def __init__(self, tasks: list[TaskInfo]) -> None:
+        self.tasks = tasks
 
 
 class Scheduler:
@@ -84,6 +90,7 @@ class Scheduler:
         self.failed: list[str] = []
         self.failed_tasks: list[str] = []
         self.counts: Counter[str] = Counter()
+        self.gangs = Gangs()
         self._stop_heartbeat = threading.Event()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -123,6 +130,9 @@ class Scheduler:
                     self.console.event(f"could not record the run's code: {exc}")
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+        for held in self.gangs.done.values():  # nodes that succeeded in a gang that did not
+            for node, _ in held.values():
+                self.counts[node.step] += 1
         ok = not self.failed
         self.md.finish_run(self.flow, self.run_number, Status.SUCCEEDED if ok else Status.FAILED)
         for timer in self.timers.values():
@@ -138,13 +148,20 @@ class Scheduler:
             if self.waiting_retry.pop(event.task.task_id, None) is not None and not self.failed:
                 self.ready.appendleft(event.task)
             return
+        if isinstance(event, _GangRetry):
+            if not self.failed:
+                self.ready.extendleft(reversed(event.tasks))
+            return
         assert isinstance(event, AttemptDone)
         spec = event.spec
         task = self._release((spec.task_id, spec.attempt))
         if task is None:
             return
         result = event.result or {}
-        if result.get("ok"):
+        key = gang_of(task)
+        if key is not None and key in self.gangs.retrying:
+            self._gang_node_stopped(key, task, event, result)
+        elif result.get("ok"):
             self._succeeded(task, result)
         else:
             self._attempt_failed(task, event, result)
@@ -161,6 +178,14 @@ class Scheduler:
                     self.counts[task.step] += 1
                     self.ready.extend(self._successors(task, result))
                     continue
+            key = gang_of(task)
+            if key is not None:  # a gang's nodes start together, or wait together
+                size = int(task.frames[-1]["num_splits"])
+                if self.running and len(self.running) + size > self.max_workers:
+                    return
+                for node in self.gangs.take(self.ready, key):
+                    self._launch(node)
+                continue
             if len(self.running) >= self.max_workers or not self._fits(task.step):
                 return
             self._launch(self.ready.popleft())
@@ -233,6 +258,15 @@ class Scheduler:
                                status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
                                host_pid=(result.get("host"), result.get("pid")),
                                transition={k: result[k] for k in TRANSITION_KEYS if k in result})
+        if gang_of(task) is not None:
+            whole = self.gangs.succeeded(task, result)
+            if whole is None:
+                return  # the join needs every node; a retried gang reruns them all
+            for node, node_result in whole:
+                self.counts[node.step] += 1
+                if not self.failed:
+                    self.ready.extend(self._successors(node, node_result))
+            return
         self.counts[task.step] += 1
         if not self.failed:
             self.ready.extend(self._successors(task, result))
@@ -259,6 +293,10 @@ class Scheduler:
                                task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
         where = f"{self.run_number}/{task.step}/{task.task_id}"
         what = f"{exc['type']}: {exc['message']}" if exc else reason
+        key = gang_of(task)
+        if key is not None and retry:
+            self._retry_gang(key, task, where, what)
+            return
         if retry:
             delay = self._retry_delay(task.step)
             self.console.event(f"[{where}] attempt {task.attempt} failed ({what}); retrying"
@@ -284,6 +322,54 @@ class Scheduler:
         self.failed.append(f"step {task.step!r} (task {where}) failed: {what}")
         if first_failure:
             self._stop_all(f"stopped because task {where} failed")
+
+    # -- gangs ------------------------------------------------------------------------------------
+    def _retry_gang(self, key: tuple, failed: TaskInfo, where: str, what: str) -> None:
+        """A node failed and the step may retry: stop the other nodes, then run them all again."""
+        n = int(failed.frames[-1]["num_splits"])
+        self.console.event(f"[{where}] node {node_index(failed)} of {n} failed ({what}); stopping "
+                           f"the other nodes and running the whole gang again")
+        again = self.gangs.retrying[key] = Retrying()
+        for node in [failed, *self.gangs.forget_successes(key)]:
+            again.next[node_index(node)] = self._next_attempt(node)
+        reason = f"stopped: node {node_index(failed)} of the gang failed"
+        for run_key, node in list(self.running.items()):
+            if gang_of(node) == key:
+                again.running.add(run_key)
+                self.executor.cancel(self._spec(node), reason)
+        self._gang_relaunch_if_stopped(key)
+
+    def _gang_node_stopped(self, key: tuple, task: TaskInfo, event: AttemptDone, result: dict[str, Any]) -> None:
+        """A node of a gang being retried has ended: record it; once all have, run them again."""
+        again = self.gangs.retrying[key]
+        ok = bool(result.get("ok"))
+        self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
+                               status=Status.SUCCEEDED if ok else Status.FAILED,
+                               exit_reason=None if ok else (event.reason or _exit_reason(event)),
+                               exception=result.get("exception"), task_final=False,
+                               artifacts=result.get("artifacts", ()) if ok else ())
+        again.running.discard((task.task_id, task.attempt))
+        again.next[node_index(task)] = self._next_attempt(task)
+        self._gang_relaunch_if_stopped(key)
+
+    def _gang_relaunch_if_stopped(self, key: tuple) -> None:
+        again = self.gangs.retrying[key]
+        if again.running:
+            return
+        del self.gangs.retrying[key]
+        nodes = [again.next[i] for i in sorted(again.next)]
+        delay = self._retry_delay(key[0])
+        if delay:
+            timer = threading.Timer(delay, self.events.put, args=(_GangRetry(nodes),))
+            timer.daemon = True
+            timer.start()
+        elif not self.failed:
+            self.ready.extendleft(reversed(nodes))
+
+    @staticmethod
+    def _next_attempt(task: TaskInfo) -> TaskInfo:
+        return TaskInfo(task.task_id, task.step, task.parents, task.frames, task.attempt + 1,
+                        inputs=task.inputs)
 
     def _stop_all(self, reason: str) -> None:
         """Stop running attempts and pending retries; record every outcome (briefly waited for)."""

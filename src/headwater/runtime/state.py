@@ -8,7 +8,8 @@ State fields (all plain data, so tests drive them without processes):
 
 A *frame* is pushed on a task's ``frames`` when a split opens (a foreach pushes its
 ``var``, ``index``, ``num_splits`` and a short ``value``; a static split pushes a frame
-with ``var=None``) and popped by the matching join. A join is ready when every branch of
+with ``var=None``; a ``num_parallel`` gang a frame with ``parallel`` and the ``control``
+task, node 0) and popped by the matching join. A join is ready when every branch of
 the split that opened its last frame has arrived; its inputs are ordered by branch index.
 """
 
@@ -70,6 +71,17 @@ class RunState:
         if not targets:
             return []
         me = task.ref
+        if result.get("num_parallel"):  # a gang: N nodes of one step, started together
+            n = int(result["num_parallel"])
+            self.expected[task.task_id] = n
+            control = self.next_id  # node 0's task id
+            return [
+                self.new_task(targets[0], [me], task.frames + [{
+                    "task": task.task_id, "step": task.step, "var": None, "index": i,
+                    "num_splits": n, "parallel": True, "control": control,
+                }])
+                for i in range(n)
+            ]
         if result.get("foreach"):
             n = result["num_splits"]
             values = result.get("values") or []
