@@ -17,7 +17,7 @@ from headwater.exceptions import LintError
 from headwater.graph import FlowGraph
 from headwater.lint import Finding, check, lint
 
-HEADER = "from headwater.decorators import step\n\n\n"
+HEADER = "from headwater.decorators import step\nfrom headwater.plugins.parallel import parallel\n\n\n"
 MARK = "# <-"
 _counter = itertools.count()
 
@@ -626,6 +626,17 @@ CASES = [
 
             @step
             def train(self):
+                self.next(self.end)
+    """ + END),
+    ("parallel-without-num", "num_parallel=N", """
+        class F:
+            @step
+            def start(self):
+                self.next(self.train)
+
+            @parallel
+            @step
+            def train(self):  # <-
                 self.next(self.end)
     """ + END),
     ("unjoined-split", "start", """
