@@ -87,3 +87,33 @@ def test_graph_layout_layers_splits_and_loops():
 
     assert y("start") < y("a") == y("b") < y("join") < y("end")
     assert graph_svg({"steps": []}) == ""
+
+
+def test_customize_chooses_the_card_append_goes_to_among_several_editable_ones():
+    plain, chosen = slot(0), slot(1, "chosen")
+    chosen.customize = True
+    c = collector(plain, chosen)
+    c.append("x")
+    assert chosen.components == ["x"] and plain.components == []
+
+
+def test_two_cards_with_customize_let_none_win():
+    a, b = slot(0, "a"), slot(1, "b")
+    a.customize = b.customize = True
+    c = collector(a, b)
+    c.append("x")
+    assert a.components == [] and b.components == []
+
+
+def test_each_card_keeps_its_own_refresh_interval():
+    writes: list[int] = []
+    slow = CardSlot(0, "blank", "slow", editable=True, live=True, owner="d0", interval=3600)
+    fast = CardSlot(1, "blank", "fast", editable=True, live=True, owner="d1", interval=0)
+    c = CardCollector([slow, fast], lambda s, final: writes.append(s.index))
+    c.refresh()
+    c.refresh()
+    c.refresh()
+    # The slow card is rendered once (its next turn is an hour away), the fast one every time.
+    assert writes.count(0) == 1 and writes.count(1) == 3
+    c.finish("d0")
+    c.finish("d1")

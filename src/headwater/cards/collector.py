@@ -10,9 +10,13 @@ only editable card, else the only editable card without an ``id``, receives ``ap
 otherwise ``append`` warns and does nothing. Nothing here ever raises into the step: a
 component sent nowhere is reported once on stderr.
 
-``refresh()`` writes the live cards (``final`` false in the index) at most once a second;
-a refresh asked for sooner is done by a timer when the second is up, so the last state
-always shows. The final render, when the task ends, cancels any pending refresh.
+``refresh()`` writes the live cards (``final`` false in the index) at most once per card's
+``refresh_interval`` (one second unless ``@card(refresh_interval=...)`` says otherwise); a
+refresh asked for sooner is done by a timer when the interval is up, so the last state always
+shows. The final render, when the task ends, cancels any pending refresh.
+
+``@card(customize=True)`` makes that editable card the one ``append`` goes to, whatever the
+other cards of the step (Metaflow's rule; with several ``customize=True`` none wins).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class CardSlot:
     card_cls: Any = None  # its CardBase subclass (None: the type is unknown in this process)
     components: list[Any] = field(default_factory=list)
     done: bool = False
+    interval: float = MIN_INTERVAL  # seconds between two live renders (@card(refresh_interval))
+    customize: bool = False  # @card(customize=True): the default target of append
+    last: float = float("-inf")  # monotonic time of the last live render
 
 
 class ComponentList:
@@ -106,7 +113,6 @@ class CardCollector:
         self._slots = slots
         self._write = write  # renders and stores one card; never raises
         self._lock = threading.RLock()
-        self._last = float("-inf")
         self._pending: set[int] = set()
         self._timer: threading.Timer | None = None
         self._closed = False
@@ -168,15 +174,7 @@ class CardCollector:
             if self._closed:
                 return
             self._pending.update(s.index for s in slots if s.live and not s.done)
-            if not self._pending:
-                return
-            wait = self._last + MIN_INTERVAL - time.monotonic()
-            if wait <= 0:
-                self._flush()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self._on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+            self._flush()
 
     def _on_timer(self) -> None:
         with self._lock:
@@ -185,11 +183,24 @@ class CardCollector:
                 self._flush()
 
     def _flush(self) -> None:
-        self._last = time.monotonic()
-        pending, self._pending = sorted(self._pending), set()
+        """Render the pending cards whose interval is up; a timer takes the others later."""
+        now = time.monotonic()
+        later: list[float] = []
         for slot in self._slots:
-            if slot.index in pending and not slot.done:
+            if slot.index not in self._pending:
+                continue
+            if slot.done:
+                self._pending.discard(slot.index)
+            elif now - slot.last >= slot.interval:
+                self._pending.discard(slot.index)
+                slot.last = now
                 self._write(slot, False)
+            else:
+                later.append(slot.last + slot.interval - now)
+        if later and self._timer is None:
+            self._timer = threading.Timer(min(later), self._on_timer)
+            self._timer.daemon = True
+            self._timer.start()
 
     # -- the end ------------------------------------------------------------------------------
     def finish(self, owner: Any) -> None:
@@ -216,6 +227,9 @@ class CardCollector:
 
 def _default_editable(slots: list[CardSlot]) -> CardSlot | None:
     editable = [s for s in slots if s.editable]
+    chosen = [s for s in editable if s.customize]
+    if len(chosen) == 1:
+        return chosen[0]
     if len(editable) == 1:
         return editable[0]
     without_id = [s for s in editable if s.id is None]
