@@ -200,13 +200,15 @@ def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_ro
     Shows the datastore `headwater` found (see `headwater --datastore-root`).
     """
     from ..datastore.root import find_root
-    from ..exceptions import CommandError
+    from ..extras import missing
 
-    try:
+    try:  # starlette and uvicorn are imported here, not by `import headwater`
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from ..ui.server import serve
     except ImportError as exc:
-        raise CommandError(f"headwater ui needs the ui extra ({exc.name} is missing): "
-                           "pip install 'headwater[ui]'") from None
+        raise missing(exc, "headwater ui") from None
     root = find_root(datastore_root or click.get_current_context().obj)
     try:
         serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)
