@@ -29,6 +29,7 @@ class SummaryFlow(FlowSpec):
 
     @step
     def join(self, inputs):
+        print("joined", len(inputs))
         self.next(self.end)
 
     @step
@@ -80,6 +81,20 @@ def test_success_summary_line(summaries):
     assert done.returncode == 0, done
     assert re.search(r"Run SummaryFlow/1 succeeded in [\d.]+ s: 6 tasks "
                      r"\(start 1, body 3, join 1, end 1\)", done.stdout), done
+
+
+def test_success_ends_with_the_commands_the_readme_promises(module_fd, summaries):
+    done = summaries["ok"]
+    closing = done.stdout.splitlines()[-3:]
+    with module_fd.client() as hw:
+        join = hw.Run("SummaryFlow/1")["join"].task.id
+    assert closing == [
+        "  Artifacts:  python flow.py dump 1/end",
+        f"  Logs:       python flow.py logs 1/join/{join}",  # the last task that printed
+        "  In Python:  Run('SummaryFlow/1').data   |   In a browser:  headwater ui",
+    ], done
+    logs = module_fd.cli(*closing[1].split("python flow.py ", 1)[1].split())
+    assert logs.returncode == 0 and "joined 3" in logs.stdout, logs
 
 
 def test_failure_summary_names_the_task_and_hints_logs_and_resume(module_fd, summaries):

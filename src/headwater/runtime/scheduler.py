@@ -127,7 +127,8 @@ class Scheduler:
         for timer in self.timers.values():
             timer.cancel()
         if self.cloned:
-            self.console.info(f"Cloned {self.cloned} tasks from run {self.origin_run_id}.")
+            noun = "task" if self.cloned == 1 else "tasks"
+            self.console.info(f"Cloned {self.cloned} {noun} from run {self.origin_run_id}.")
         self.console.summary(flow=self.flow, run=self.run_number, ok=ok, started=started,
                              steps=self.counts, failed=self.failed, hints=self._hints(ok, interrupted))
         return ok
@@ -337,15 +338,19 @@ class Scheduler:
                 pass
 
     def _hints(self, ok: bool, interrupted: bool) -> list[str]:
+        """The closing commands the README promises: artifacts, logs, Python, the UI; on a
+        failure the failed tasks' logs and the resume command."""
         pathspec = f"{self.flow}/{self.run_number}"
+        run, script = self.run_number, self.script
         if ok:
             return [
-                f"Artifacts:  python {self.script} dump {self.run_number}/{self.graph.end}",
+                f"Artifacts:  python {script} dump {run}/{self.graph.end}",
+                # The task that printed last (the end step's, most often): its output is there.
+                f"Logs:       python {script} logs {self.console.last_output or f'{run}/{self.graph.end}'}",
                 f"In Python:  Run({pathspec!r}).data   |   In a browser:  headwater ui",
             ]
-        hints = [f"Resume:  python {self.script} resume --origin-run-id {self.run_number}"]
-        for where in self.failed_tasks[:3]:
-            hints.insert(0, f"Logs:    python {self.script} logs {where}")
+        hints = [f"Logs:       python {script} logs {where}" for where in self.failed_tasks[:3]]
+        hints.append(f"Resume:     python {script} resume --origin-run-id {run}")
         return hints
 
 
