@@ -29,6 +29,10 @@ from .exceptions import (
 from .flowspec import FlowSpec, Inputs
 from .user import hostname
 
+# Recorded in each task's metadata under Metaflow's field name (its client shows it): the
+# interpreter the attempt ran in, which may differ from the scheduler's on another machine.
+PYTHON_VERSION = ".".join(str(n) for n in sys.version_info[:3])
+
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
@@ -119,7 +123,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         md, blobs = LazyArtifacts(spec.metadata), open_datastore(spec.root).blobs
     node = graph[spec.step]
     decos = list(node.decorators)
-    result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid()}
+    result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid(),
+                              "python_version": PYTHON_VERSION}
     flow: FlowSpec | None = None
     try:
         flow = _build_flow(spec, flow_cls, graph, md, blobs, node)

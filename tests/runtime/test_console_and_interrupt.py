@@ -142,7 +142,7 @@ def test_a_task_killed_by_a_signal_fails_the_run_with_the_reason(fd):
     fd.write(KILLED)
     done = fd.run()
     assert done.returncode != 0
-    assert "killed by SIGKILL" in done.stdout
+    assert "killed by SIGKILL" in done.stdout and "SIGKILL (" not in done.stdout
     assert "Run KilledFlow/1 failed" in done.stdout
     assert fd.runs("KilledFlow") == [(1, "failed")]
     with fd.client() as hw:
@@ -150,6 +150,36 @@ def test_a_task_killed_by_a_signal_fails_the_run_with_the_reason(fd):
         assert not task.successful
         assert "SIGKILL" in task.exit_reason
         assert task.stdout == "about to die\n"
+
+
+SEGFAULT = """
+import ctypes
+
+class CrashFlow(FlowSpec):
+    @step
+    def start(self):
+        print("before the crash", flush=True)
+        ctypes.string_at(0)  # reads address 0: a segmentation fault
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    CrashFlow()
+"""
+
+
+def test_a_segmentation_fault_is_named_in_the_tasks_stderr(fd):
+    fd.write(SEGFAULT)
+    done = fd.run()
+    assert done.returncode != 0
+    assert "failed: the task process was killed by SIGSEGV (segmentation fault)" in done.stdout, done
+    logs = fd.cli("logs", "1/start/1")
+    assert "before the crash" in logs.stdout
+    err = fd.cli("logs", "--stderr", "1/start/1")
+    assert err.stdout == "[headwater] the task process was killed by SIGSEGV (segmentation fault)\n", err
 
 
 def wait_for(predicate, timeout, what):
@@ -167,7 +197,7 @@ def _as_foreground() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt_run(fd, sleeper="pass", *, whole_group=False):
+def interrupt_run(fd, sleeper="pass", *, whole_group=False, sig=signal.SIGINT):
     """Start the sleepy flow, wait for both tasks to nap, send SIGINT, and collect.
 
     By default only the scheduler process gets the signal (``kill -INT PID``); with
@@ -187,9 +217,9 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
         template = 1 if fd.executor == "fork" else 0  # subprocess tasks have none
         assert len(descendants) >= 2 + template, "two tasks (and the fork template)"
         if whole_group:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, sig)
         else:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, sig)
         proc.wait(timeout=10)  # a generous bound, not a speed check
     finally:
         if proc.poll() is None:
@@ -219,6 +249,43 @@ def test_ctrl_c_stops_the_run_and_every_task(fd):
     assert "Run SleepyFlow/1 failed" in output
     assert "resume" in output
     assert "end ran" not in output
+
+
+def _headwater(fd, *args):
+    return subprocess.run([sys.executable, "-c", "from headwater.cli.main import main; main()", *args],
+                          cwd=fd.path, env={**fd.env(), "COLUMNS": "200"}, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("sig, by", [(signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")])
+def test_a_stopped_task_records_that_it_was_interrupted(fd, sig, by):
+    proc, _, _, output = interrupt_run(fd, sig=sig)
+    assert proc.returncode != 0
+    why = f"interrupted: the run was stopped by {by} while this task ran"
+    assert f"interrupted by {by}" in output
+    naps = fd.tasks("SleepyFlow", 1, "nap")
+    with fd.client() as hw:
+        for row in naps:
+            task = hw.Task(f"SleepyFlow/1/nap/{row['id']}")
+            assert task.exception is not None and task.exception.type == "KeyboardInterrupt"
+            assert task.exception.message == why
+            assert task.exit_reason == why
+    pathspec = f"SleepyFlow/1/nap/{naps[0]['id']}"
+    logs = fd.cli("logs", pathspec.split("/", 1)[1])
+    assert "napping" in logs.stdout and f"[headwater] {why}" in logs.stdout, logs
+    shown = _headwater(fd, "show", pathspec)
+    assert shown.returncode == 0, shown.stderr
+    assert f"exception: KeyboardInterrupt: {why}" in " ".join(shown.stdout.split()), shown.stdout
+    import urllib.request
+
+    from headwater.ui.server import start_in_thread
+
+    server = start_in_thread(fd.home)
+    try:
+        page = urllib.request.urlopen(f"{server.url}/{pathspec}", timeout=30).read().decode()
+    finally:
+        server.stop()
+    assert "KeyboardInterrupt" in page and why in page
 
 
 def test_ctrl_c_in_a_terminal_stops_the_run_and_every_process(fd):

@@ -16,6 +16,7 @@ its commands for reading a run, and its local runtime's behaviour.
 from __future__ import annotations
 
 import os
+import platform
 import time
 
 import pytest
@@ -354,3 +355,10 @@ def test_a_run_read_with_metaflows_commands(fd):
     assert tags.returncode == 0 and {"t1", "user:tester"} <= set(tags.stdout.splitlines()), tags
     tags = fd.cli("tag", "list", "--flat", "--hide-system-tags", "--run-id", str(run_id))
     assert tags.stdout.splitlines() == ["t1"], tags
+
+    # Metaflow's task metadata names the interpreter the task ran in; so do the failed attempts.
+    with fd.client() as hw:
+        for step_name in ("start", "flaky"):
+            task = hw.Run(f"CompatFlow/{run_id}")[step_name].task
+            assert task.metadata_dict["python_version"] == platform.python_version()
+            assert ("python_version", platform.python_version()) in [(m.name, m.value) for m in task.metadata]

@@ -9,6 +9,7 @@ whatever the executor is.
 from __future__ import annotations
 
 import queue
+import signal
 from collections import namedtuple
 
 from ..task import TaskSpec
@@ -47,3 +48,15 @@ class Executor:
 
     def close(self) -> None:
         """Release processes and threads; running attempts are stopped."""
+
+
+def describe_signal(number: int) -> str:
+    """``SIGSEGV (segmentation fault)``: a signal's name, and what it means when the name
+    alone does not say (a crash rather than a kill)."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    what = (signal.strsignal(number) or "").lower()
+    plain = what in ("", "killed", "terminated", "interrupt") or what.startswith("unknown")
+    return name if plain else f"{name} ({what})"

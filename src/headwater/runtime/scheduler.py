@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 
-from ..executors.base import AttemptDone
+from ..executors.base import AttemptDone, describe_signal
 from ..metadata import Status
 from ..task import TaskSpec
 from .state import RunState, TaskInfo
@@ -109,10 +109,11 @@ class Scheduler:
                 if not self.running and not self.waiting_retry:
                     break
                 self._handle(self.events.get())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             interrupted = True
-            self.failed.append("interrupted (Ctrl-C or SIGTERM)")
-            self._stop_all("the run was interrupted")
+            by = "SIGTERM" if isinstance(exc, _Terminated) else "Ctrl-C (SIGINT)"
+            self.failed.append(f"interrupted by {by}")
+            self._stop_all(f"interrupted: the run was stopped by {by} while this task ran", interrupted=True)
         finally:
             self._stop_heartbeat.set()
             if meanwhile is not None:  # stopped before the first launch: still record it
@@ -224,6 +225,7 @@ class Scheduler:
                                status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
                                host_pid=(result.get("host"), result.get("pid")),
                                transition={k: result[k] for k in TRANSITION_KEYS if k in result})
+        self._task_facts(task, result)
         self.counts[task.step] += 1
         if not self.failed:
             self.ready.extend(self._successors(task, result))
@@ -247,6 +249,7 @@ class Scheduler:
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.FAILED, exit_reason=reason, exception=exc,
                                task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
+        self._task_facts(task, result)
         where = f"{self.run_number}/{task.step}/{task.task_id}"
         what = f"{exc['type']}: {exc['message']}" if exc else reason
         if retry:
@@ -275,8 +278,18 @@ class Scheduler:
         if first_failure:
             self._stop_all(f"stopped because task {where} failed")
 
-    def _stop_all(self, reason: str) -> None:
-        """Stop running attempts and pending retries; record every outcome (briefly waited for)."""
+    def _task_facts(self, task: TaskInfo, result: dict[str, Any]) -> None:
+        """Task metadata Metaflow records too (``python_version``), from the task's own process."""
+        if result.get("python_version"):
+            self.md.set_task_meta(self.flow, self.run_number, task.task_id,
+                                  {"python_version": result["python_version"]})
+
+    def _stop_all(self, reason: str, *, interrupted: bool = False) -> None:
+        """Stop running attempts and pending retries; record every outcome (briefly waited for).
+
+        An interrupted run records, on each attempt it stopped, a ``KeyboardInterrupt`` whose
+        message is ``reason``: ``task.exception``, ``show``, ``logs`` and the UI say why.
+        """
         for nxt, timer in self.waiting_retry.values():
             timer.cancel()
             self.md.finish_task(self.flow, self.run_number, nxt.task_id, Status.FAILED)
@@ -300,13 +313,16 @@ class Scheduler:
                 self._succeeded(task, result)  # finished before the stop reached it: keep it
             else:
                 self.counts[task.step] += 1
+                exc = result.get("exception")
+                if interrupted:
+                    exc = _interruption(reason, exc)
                 self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                                       status=Status.FAILED, exit_reason=reason,
-                                       exception=result.get("exception"))
+                                       status=Status.FAILED, exit_reason=reason, exception=exc)
         for task in self.running.values():
             self.counts[task.step] += 1
             self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                                   status=Status.FAILED, exit_reason=reason)
+                                   status=Status.FAILED, exit_reason=reason,
+                                   exception=_interruption(reason, None) if interrupted else None)
         self.running.clear()
 
     # -- step settings from decorators ----------------------------------------------------------
@@ -354,24 +370,31 @@ class Scheduler:
         return hints
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so both stop the run the same way, but told apart."""
+
+
+def _interruption(reason: str, raised: dict[str, Any] | None) -> dict[str, Any]:
+    """The exception recorded on an attempt an interruption stopped (its traceback, if it
+    printed one: with Ctrl-C in a terminal the task gets SIGINT too)."""
+    return {"type": "KeyboardInterrupt", "message": reason,
+            "traceback": (raised or {}).get("traceback") or ""}
+
+
 def _stop_on_sigterm() -> Any:
     """``kill <pid>`` stops a run the way Ctrl-C does: tasks stopped, run recorded as failed."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     return signal.signal(signal.SIGTERM, stop)
 
 
 def _exit_reason(event: AttemptDone) -> str:
     if event.signal:
-        try:
-            name = signal.Signals(event.signal).name
-        except ValueError:
-            name = f"signal {event.signal}"
-        return f"the task process was killed by {name}"
+        return f"the task process was killed by {describe_signal(event.signal)}"
     if event.result is None:
         return f"the task process exited with code {event.exit_code} before reporting a result"
     return "the step raised an exception"
