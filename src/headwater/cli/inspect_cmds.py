@@ -97,6 +97,12 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
             click.echo(_silent_note(silent[0], streams, obj.script), err=True)
         elif tasks and len(silent) == len(tasks):
             click.echo(f"No task of {path} printed {f'on {only}' if only else 'anything'}.", err=True)
+            # A retried task's earlier attempt may have printed (a traceback): point at it.
+            for task in silent:
+                if len(task.attempts) > 1:
+                    note = _silent_note(task, streams, obj.script)
+                    if "Attempt " in note:
+                        click.echo(note, err=True)
 
     @cli.command(help="Print the artifacts of a step's tasks. PATH is RUN/STEP or RUN/STEP/TASK.")
     @click.argument("path")
