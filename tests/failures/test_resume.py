@@ -8,6 +8,7 @@ a conditional loop.
 
 from __future__ import annotations
 
+import platform
 import shlex
 
 import pytest
@@ -339,6 +340,11 @@ def test_resume_resumes_the_latest_run_from_its_failed_step(done):
         assert run.origin_pathspec == "LinearFlow/1"
         (start,) = d.tasks("LinearFlow/2", "start")
         assert start.origin_pathspec == "LinearFlow/1/start/1"
+        # the clone carries the facts of the task that really ran, as Metaflow's clones do;
+        # run 3 resumed run 2, so its start is a clone of a clone
+        (again,) = d.tasks("LinearFlow/3", "start")
+        for clone in (start, again):
+            assert clone.metadata_dict["python_version"] == platform.python_version()
         (middle,) = d.tasks("LinearFlow/2", "middle")
         assert middle.origin_pathspec is None, "the failed step ran again"
         assert run.data.b == 31

@@ -266,7 +266,7 @@ class Scheduler:
         if task.recover is None and not self.failed and self._has_catch(task.step):
             # The process died before @catch could act inside it: record the failure in a
             # short attempt that skips the step, so the flow goes on as @catch promises.
-            info = exc or {"type": "TaskProcessDied", "message": reason, "traceback": ""}
+            info = exc or _failure_handled_by_catch(task.attempt + 1, reason)
             self.console.event(f"[{where}] {what}; @catch records it and the flow continues")
             self.ready.appendleft(TaskInfo(task.task_id, task.step, task.parents, task.frames,
                                            task.attempt + 1, recover=info, inputs=task.inputs))
@@ -372,6 +372,15 @@ class Scheduler:
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so both stop the run the same way, but told apart."""
+
+
+def _failure_handled_by_catch(attempts: int, reason: str) -> dict[str, Any]:
+    """What ``@catch`` records when the process died every time instead of raising: under
+    Metaflow's type name (code that tests ``err.type`` keeps working), with the cause."""
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return {"type": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+            "message": f"Task execution kept failing over {tries}: your code did not raise an "
+                       f"exception; {reason}.", "traceback": ""}
 
 
 def _interruption(reason: str, raised: dict[str, Any] | None) -> dict[str, Any]:
