@@ -25,6 +25,8 @@ from .exceptions import (
     HeadwaterException,
     StepError,
     UnpicklableArtifactError,
+    interrupted_by,
+    interruption_message,
 )
 from .flowspec import FlowSpec, Inputs
 from .user import hostname
@@ -166,6 +168,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         result["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
         result["exception"] = describe_exception(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            result["interrupted_by"] = interrupted_by(exc)  # an in-process run stops too
         if isinstance(exc, HeadwaterException):
             # Our own rule was broken: one clear sentence, plus where in the user's code.
             where = _user_frame(exc)
@@ -435,6 +439,10 @@ def _unpicklable(name: str, value: Any, exc: SerializationError | DatastoreError
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, KeyboardInterrupt):
+        # Ctrl-C, or SIGTERM raised as it, reached the step: say so, whatever the class.
+        return {"type": "KeyboardInterrupt", "message": interruption_message(interrupted_by(exc)),
+                "traceback": user_traceback(exc)}
     cls = type(exc)
     kind = f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.")
     if isinstance(exc, HeadwaterException) and cls.__module__.split(".")[0] == "headwater":

@@ -288,6 +288,33 @@ def test_a_stopped_task_records_that_it_was_interrupted(fd, sig, by):
     assert "KeyboardInterrupt" in page and why in page
 
 
+@pytest.mark.fork_only
+def test_an_in_process_step_stopped_by_sigterm_stops_the_run_and_records_it(fd):
+    fd.write(SLEEPY.replace("SLEEPER", "pass"))
+    log = fd.path / "console.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "flow.py", "run", "--executor", "inprocess"],
+                                cwd=fd.path, env=fd.env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "napping" in log.read_text(), 60, "the first task to start")
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert proc.returncode != 0 and "interrupted by SIGTERM" in output, output
+    assert output.count("napping") == 1, "no other task ran after the stop"
+    assert fd.runs("SleepyFlow") == [(1, "failed")]
+    (nap,) = [t for t in fd.tasks("SleepyFlow", 1, "nap")]
+    with fd.client() as hw:
+        exc = hw.Task(f"SleepyFlow/1/nap/{nap['id']}").exception
+    assert exc.type == "KeyboardInterrupt"
+    assert exc.message == "interrupted: the run was stopped by SIGTERM while this task ran"
+    assert "time.sleep(120)" in exc.traceback, "where the step was when it was stopped"
+
+
 def test_ctrl_c_in_a_terminal_stops_the_run_and_every_process(fd):
     sleeper = 'subprocess.Popen(["sleep", "300"])'
     proc, descendants, names, output = interrupt_run(fd, sleeper, whole_group=True)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 
+from ..exceptions import Interrupted, interrupted_by, interruption_message
 from ..executors.base import AttemptDone, describe_signal
 from ..metadata import Status
 from ..task import TaskSpec
@@ -111,9 +112,9 @@ class Scheduler:
                 self._handle(self.events.get())
         except KeyboardInterrupt as exc:
             interrupted = True
-            by = "SIGTERM" if isinstance(exc, _Terminated) else "Ctrl-C (SIGINT)"
+            by = interrupted_by(exc)
             self.failed.append(f"interrupted by {by}")
-            self._stop_all(f"interrupted: the run was stopped by {by} while this task ran", interrupted=True)
+            self._stop_all(interruption_message(by), interrupted=True)
         finally:
             self._stop_heartbeat.set()
             if meanwhile is not None:  # stopped before the first launch: still record it
@@ -370,10 +371,6 @@ class Scheduler:
         return hints
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so both stop the run the same way, but told apart."""
-
-
 def _failure_handled_by_catch(attempts: int, reason: str) -> dict[str, Any]:
     """What ``@catch`` records when the process died every time instead of raising: under
     Metaflow's type name (code that tests ``err.type`` keeps working), with the cause."""
@@ -396,7 +393,7 @@ def _stop_on_sigterm() -> Any:
         return None
 
     def stop(signum: int, frame: Any) -> None:
-        raise _Terminated
+        raise Interrupted("SIGTERM")
 
     return signal.signal(signal.SIGTERM, stop)
 
