@@ -180,6 +180,8 @@ def test_a_segmentation_fault_is_named_in_the_tasks_stderr(fd):
     assert "before the crash" in logs.stdout
     err = fd.cli("logs", "--stderr", "1/start/1")
     assert err.stdout == "[headwater] the task process was killed by SIGSEGV (segmentation fault)\n", err
+    shown = _headwater(fd, "show", "CrashFlow/1/start/1")
+    assert "why it failed: the task process was killed by SIGSEGV (segmentation fault)" in shown.stdout, shown
 
 
 def wait_for(predicate, timeout, what):

@@ -142,6 +142,7 @@ def _runs_table(flows: list[Any], tags: tuple[str, ...], limit: int) -> tuple[An
 @click.option("--limit", default=20, show_default=True, help="For a flow: how many of its runs to list.")
 def show(pathspec: str, limit: int) -> None:
     """A flow (FLOW: its runs), run (FLOW/RUN), step (FLOW/RUN/STEP) or task (FLOW/RUN/STEP/TASK)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from ..client import Flow, Run, Step, Task, namespace
@@ -195,7 +196,10 @@ def show(pathspec: str, limit: int) -> None:
         console.print(table)
         if task.exception:
             exc = task.exception
-            console.print(f"[red]exception:[/red] {exc}")
+            # escape: a message such as "index [3] out of range" is not rich markup
+            console.print(f"[red]exception:[/red] {escape(str(exc))}", highlight=False)
+        elif task.exit_reason and status == "failed":  # killed, timed out: no exception raised
+            console.print(f"[red]why it failed:[/red] {escape(task.exit_reason)}", highlight=False)
         tail = task.stdout.splitlines()[-10:]
         if tail:
             console.print("[dim]last lines of stdout:[/dim]")
