@@ -50,6 +50,7 @@ class CardSlot:
     interval: float = MIN_INTERVAL  # seconds between two live renders (@card(refresh_interval))
     customize: bool = False  # @card(customize=True): the default target of append
     last: float = float("-inf")  # monotonic time of the last live render
+    live_failed: bool = False  # a live render failed unsaved (said once, not per refresh)
 
 
 class ComponentList:

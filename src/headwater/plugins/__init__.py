@@ -49,7 +49,8 @@ def decorator_from_spec(spec: str) -> Any:
         except (ValueError, SyntaxError):
             kwargs[key.strip()] = raw.strip()
     deco = decorator_class(name.strip())(**kwargs)
-    if deco.problem is not None:
-        raise CommandError(f"--with {spec}: {deco.problem.message}")
+    problem = getattr(deco, "problem", None)
+    if problem is not None:
+        raise CommandError(f"--with {spec}: {problem.message}")
     deco.statically_defined = False
     return deco

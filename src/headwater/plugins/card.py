@@ -200,6 +200,10 @@ def _write_card(flow: Any, slot: Any, directory: Any, state: dict[str, Any], fin
 
 def _report_unsaved(pathspec: str, slot: Any, final: bool, why: str) -> None:
     """``save_errors=False``: no error card; the task's stderr (its log) says what happened."""
+    if not final:
+        if slot.live_failed:
+            return  # said at the first failed refresh; the final render reports again
+        slot.live_failed = True
     name = f"card {slot.index} ({slot.type}" + (f", id={slot.id!r}" if slot.id else "") + ")"
     version = "its live update" if not final else "it"
     print(f"[@card] {name} of {pathspec} could not be rendered; {version} was not saved "
