@@ -117,3 +117,15 @@ def test_each_card_keeps_its_own_refresh_interval():
     assert writes.count(0) == 1 and writes.count(1) == 3
     c.finish("d0")
     c.finish("d1")
+
+
+def test_an_unsaved_failing_live_card_is_reported_once_then_at_the_end(capsys):
+    from headwater.plugins.card import _report_unsaved
+
+    live = CardSlot(0, "blank", "live", editable=True, live=True, owner="d0")
+    for _ in range(3):
+        _report_unsaved("F/1/start/1", live, False, "RuntimeError: broken")
+    _report_unsaved("F/1/start/1", live, True, "RuntimeError: broken")
+    err = capsys.readouterr().err
+    assert err.count("its live update was not saved (save_errors=False)") == 1
+    assert err.count("it was not saved (save_errors=False)") == 1
