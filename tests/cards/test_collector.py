@@ -129,3 +129,16 @@ def test_an_unsaved_failing_live_card_is_reported_once_then_at_the_end(capsys):
     err = capsys.readouterr().err
     assert err.count("its live update was not saved (save_errors=False)") == 1
     assert err.count("it was not saved (save_errors=False)") == 1
+
+
+def test_get_returns_the_component_lists_of_the_cards_of_a_type():
+    first, second, other = slot(0, "a"), slot(1, "b"), slot(2, kind="custom", editable=False)
+    c = collector(first, second, other)
+    blank = c.get(type="blank")
+    assert len(blank) == 2
+    blank[1].append("to b")
+    assert second.components == ["to b"] and first.components == []
+    assert [len(x) for x in c.get(type="blank", id="a")] == [0]
+    assert c.get(type="nonexistingtype") == []
+    c.get(type="custom")[0].append("dropped")  # not editable: warns, never raises
+    assert other.components == []

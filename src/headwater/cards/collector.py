@@ -2,6 +2,7 @@
 
     current.card.append(Markdown("# Report"))       # the step's default editable card
     current.card["plots"].append(Image(png))        # the card with @card(id="plots")
+    current.card.get(type="blank")                  # the component lists of the blank cards
     current.card.refresh()                          # re-render live cards now
 
 Which card ``append`` goes to (Metaflow's rule): a card is *editable* when its type accepts
@@ -159,6 +160,15 @@ class CardCollector:
             return ComponentList(self, None, f"current.card[{card_id!r}]: a card of type {slot.type!r} does not "
                                              "show appended components; they are dropped.")
         return ComponentList(self, slot)
+
+    def get(self, type: str | None = None, id: str | None = None) -> list[ComponentList]:
+        """The component lists of this step's cards of ``type`` (and ``id``), in source order
+        (Metaflow's ``current.card.get``); an empty list when none matches."""
+        return [ComponentList(self, s) if s.editable else ComponentList(
+                    self, None, f"current.card.get(type={s.type!r}): a card of this type does not "
+                                "show appended components; they are dropped.")
+                for s in self._slots
+                if (type is None or s.type == type) and (id is None or s.id == id)]
 
     def __setitem__(self, card_id: str, components: Iterable[Any]) -> None:
         target = self[card_id]
