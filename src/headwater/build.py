@@ -8,6 +8,7 @@ interpreter, with the config values the run stored.
 from __future__ import annotations
 
 from .configs import flow_configs, resolve_delayed
+from .decorators import BadDecoratorArgument
 from .exceptions import ParameterError
 from .graph import FlowGraph
 
@@ -51,8 +52,19 @@ def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
                 node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
         for deco in node.decorators:
             deco.attributes = resolve_delayed(deco.attributes, values)
+    for node in graph:
+        for deco in node.decorators:
+            if getattr(deco, "problem", None) is not None:
+                raise deco.problem  # an unknown argument, kept where the decorator was written
     check(graph)
     for node in graph:
         for deco in node.decorators:
-            deco.step_init(flow=flow_cls, graph=graph, step_name=node.name)
+            try:
+                deco.step_init(flow=flow_cls, graph=graph, step_name=node.name)
+            except BadDecoratorArgument as exc:
+                # Point at the decorator's line (or the step's, for --with decorators).
+                if exc.where is None:
+                    static = getattr(deco, "statically_defined", True)
+                    exc.where = (getattr(deco, "where", None) if static else None) or node.where
+                raise
     return graph, values

@@ -16,6 +16,9 @@ overrides the hooks it needs. Hooks receive keyword arguments only. Two families
 
 from __future__ import annotations
 
+import os
+import sys
+
 from .exceptions import HeadwaterException
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -35,6 +38,10 @@ class StepDecorator:
 
     Subclasses set ``name`` and ``defaults``; the user's keyword arguments override the
     defaults and unknown keywords are refused. Hook methods are no-ops here.
+
+    A wrong argument is not raised where the decorator is written (that would be a traceback
+    out of the flow's class body); it is kept in ``problem`` with the file:line of the
+    decorator (``where``), and the graph builder reports it before the run starts.
     """
 
     name: ClassVar[str] = "decorator"
@@ -44,24 +51,25 @@ class StepDecorator:
     def __new__(cls, func: Any = None, **attributes: Any) -> Any:
         # Bare ``@retry`` passes the function itself: attach with defaults and return it.
         inst = super().__new__(cls)
-        if func is not None:
-            if not callable(func):
-                raise BadDecoratorArgument(
-                    f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}("
-                    + ", ".join(f"{k}={v!r}" for k, v in cls.defaults.items()) + ")."
-                )
+        if func is not None and callable(func):
             inst.__init__(**attributes)
             attach(func, inst)
             return func
-        return inst
+        return inst  # Python now calls __init__ with the same arguments
 
     def __init__(self, func: Any = None, **attributes: Any) -> None:
+        self.where: str | None = _user_location()
+        self.problem: BadDecoratorArgument | None = None
         unknown = [k for k in attributes if k not in self.defaults]
-        if unknown:
+        if func is not None:  # @card("blank"): the instance still decorates the function
+            self.problem = BadDecoratorArgument(
+                f"@{self.name} takes keyword arguments only, e.g. @{self.name}("
+                + ", ".join(f"{k}={v!r}" for k, v in self.defaults.items()) + ").", where=self.where)
+        elif unknown:
             allowed = ", ".join(self.defaults) or "none"
-            raise BadDecoratorArgument(
-                f"@{self.name} got an unknown argument {unknown[0]!r}; it accepts: {allowed}."
-            )
+            self.problem = BadDecoratorArgument(
+                f"@{self.name} got an unknown argument {unknown[0]!r}; it accepts: {allowed}.",
+                where=self.where)
         self.attributes: dict[str, Any] = {**self.defaults, **attributes}
         self.statically_defined = True
 
@@ -69,6 +77,7 @@ class StepDecorator:
         """A fresh instance with the same arguments (``--with`` adds one per step)."""
         new = type(self)(**self.attributes)
         new.statically_defined = self.statically_defined
+        new.where = self.where
         return new
 
     def __call__(self, func: F) -> F:
@@ -140,10 +149,26 @@ class StepDecorator:
         """
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_location() -> str | None:
+    """file:line of the innermost caller outside Headwater (the decorator line in a flow)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"  # as lint names files
+
+
 def attach(func: Callable[..., Any], deco: StepDecorator) -> None:
     decos = func.__dict__.setdefault("decorators", [])
     if not deco.allow_multiple and any(d.name == deco.name for d in decos):
-        raise BadDecoratorArgument(f"@{deco.name} is applied twice to step {func.__name__!r}; keep one.")
+        # Kept like an unknown argument: reported with file:line when the graph is built.
+        deco.problem = deco.problem or BadDecoratorArgument(
+            f"@{deco.name} is applied twice to step {func.__name__!r}; keep one.",
+            where=getattr(deco, "where", None))
     decos.append(deco)
 
 

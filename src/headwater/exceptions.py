@@ -18,6 +18,9 @@
 
 Errors from other libraries (sqlite3, OSError, boto3, ray) are translated at the layer that
 calls them, so a user sees one of these with a sentence about their flow.
+
+Apart from the tree, :class:`Interrupted` is a ``KeyboardInterrupt``: SIGTERM raised the way
+Ctrl-C is, so both stop a run by the same path, while the records can say which it was.
 """
 
 from __future__ import annotations
@@ -117,3 +120,21 @@ class TagError(ClientError, ValueError):
 
 class NamespaceMismatch(ClientError):
     headline = "Object not in the current namespace"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or Ctrl-C passed on) raised as Ctrl-C's exception; ``by`` names the signal."""
+
+    def __init__(self, by: str = "SIGTERM") -> None:
+        super().__init__(interruption_message(by))
+        self.by = by
+
+
+def interrupted_by(exc: KeyboardInterrupt) -> str:
+    """Which signal stopped the run: ``"SIGTERM"`` or ``"Ctrl-C (SIGINT)"``."""
+    return exc.by if isinstance(exc, Interrupted) else "Ctrl-C (SIGINT)"
+
+
+def interruption_message(by: str) -> str:
+    """What a task stopped by ``by`` records and shows (``task.exception``, logs, the UI)."""
+    return f"interrupted: the run was stopped by {by} while this task ran"

@@ -25,9 +25,15 @@ from .exceptions import (
     HeadwaterException,
     StepError,
     UnpicklableArtifactError,
+    interrupted_by,
+    interruption_message,
 )
 from .flowspec import FlowSpec, Inputs
 from .user import hostname
+
+# Recorded in each task's metadata under Metaflow's field name (its client shows it): the
+# interpreter the attempt ran in, which may differ from the scheduler's on another machine.
+PYTHON_VERSION = ".".join(str(n) for n in sys.version_info[:3])
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -119,7 +125,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         md, blobs = LazyArtifacts(spec.metadata), open_datastore(spec.root).blobs
     node = graph[spec.step]
     decos = list(node.decorators)
-    result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid()}
+    result: dict[str, Any] = {"ok": False, "started_at": started, "host": hostname(), "pid": os.getpid(),
+                              "python_version": PYTHON_VERSION}
     flow: FlowSpec | None = None
     try:
         flow = _build_flow(spec, flow_cls, graph, md, blobs, node)
@@ -163,6 +170,8 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         result["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
         result["exception"] = describe_exception(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            result["interrupted_by"] = interrupted_by(exc)  # an in-process run stops too
         if isinstance(exc, HeadwaterException):
             # Our own rule was broken: one clear sentence, plus where in the user's code.
             where = _user_frame(exc)
@@ -462,6 +471,10 @@ def _unpicklable(name: str, value: Any, exc: SerializationError | DatastoreError
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, KeyboardInterrupt):
+        # Ctrl-C, or SIGTERM raised as it, reached the step: say so, whatever the class.
+        return {"type": "KeyboardInterrupt", "message": interruption_message(interrupted_by(exc)),
+                "traceback": user_traceback(exc)}
     cls = type(exc)
     kind = f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.")
     if isinstance(exc, HeadwaterException) and cls.__module__.split(".")[0] == "headwater":

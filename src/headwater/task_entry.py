@@ -304,6 +304,8 @@ def record_attempt(spec: TaskSpec, flow_cls: type, graph: Any) -> dict[str, Any]
         host_pid=(result.get("host"), result.get("pid")),
         transition={k: result[k] for k in keys if k in result} if ok else None,
     )
+    if result.get("python_version"):
+        md.set_task_meta(spec.flow, spec.run, spec.task_id, {"python_version": result["python_version"]})
     if ok and not result.get("next"):  # the end step: the run is done
         md.finish_run(spec.flow, spec.run, Status.SUCCEEDED)
     md.close()

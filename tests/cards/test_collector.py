@@ -87,3 +87,58 @@ def test_graph_layout_layers_splits_and_loops():
 
     assert y("start") < y("a") == y("b") < y("join") < y("end")
     assert graph_svg({"steps": []}) == ""
+
+
+def test_customize_chooses_the_card_append_goes_to_among_several_editable_ones():
+    plain, chosen = slot(0), slot(1, "chosen")
+    chosen.customize = True
+    c = collector(plain, chosen)
+    c.append("x")
+    assert chosen.components == ["x"] and plain.components == []
+
+
+def test_two_cards_with_customize_let_none_win():
+    a, b = slot(0, "a"), slot(1, "b")
+    a.customize = b.customize = True
+    c = collector(a, b)
+    c.append("x")
+    assert a.components == [] and b.components == []
+
+
+def test_each_card_keeps_its_own_refresh_interval():
+    writes: list[int] = []
+    slow = CardSlot(0, "blank", "slow", editable=True, live=True, owner="d0", interval=3600)
+    fast = CardSlot(1, "blank", "fast", editable=True, live=True, owner="d1", interval=0)
+    c = CardCollector([slow, fast], lambda s, final: writes.append(s.index))
+    c.refresh()
+    c.refresh()
+    c.refresh()
+    # The slow card is rendered once (its next turn is an hour away), the fast one every time.
+    assert writes.count(0) == 1 and writes.count(1) == 3
+    c.finish("d0")
+    c.finish("d1")
+
+
+def test_an_unsaved_failing_live_card_is_reported_once_then_at_the_end(capsys):
+    from headwater.plugins.card import _report_unsaved
+
+    live = CardSlot(0, "blank", "live", editable=True, live=True, owner="d0")
+    for _ in range(3):
+        _report_unsaved("F/1/start/1", live, False, "RuntimeError: broken")
+    _report_unsaved("F/1/start/1", live, True, "RuntimeError: broken")
+    err = capsys.readouterr().err
+    assert err.count("its live update was not saved (save_errors=False)") == 1
+    assert err.count("it was not saved (save_errors=False)") == 1
+
+
+def test_get_returns_the_component_lists_of_the_cards_of_a_type():
+    first, second, other = slot(0, "a"), slot(1, "b"), slot(2, kind="custom", editable=False)
+    c = collector(first, second, other)
+    blank = c.get(type="blank")
+    assert len(blank) == 2
+    blank[1].append("to b")
+    assert second.components == ["to b"] and first.components == []
+    assert [len(x) for x in c.get(type="blank", id="a")] == [0]
+    assert c.get(type="nonexistingtype") == []
+    c.get(type="custom")[0].append("dropped")  # not editable: warns, never raises
+    assert other.components == []

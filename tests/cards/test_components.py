@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from harness import need_module
 
 from headwater.cards import (
     Artifact,
@@ -150,13 +151,13 @@ def test_image_from_bytes_and_bad_input():
 
 
 def test_image_from_pil_image():
-    pil = pytest.importorskip("PIL.Image")
+    pil = need_module("PIL.Image")
     html = Image.from_pil_image(pil.new("RGB", (4, 4), "red"), label="red").render()
     assert 'src="data:image/png;base64,' in html
 
 
 def test_image_from_matplotlib_figure():
-    pytest.importorskip("matplotlib")
+    need_module("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +171,7 @@ def test_image_from_matplotlib_figure():
 
 
 def test_table_from_dataframe_truncates():
-    pd = pytest.importorskip("pandas")
+    pd = need_module("pandas")
     table = Table.from_dataframe(pd.DataFrame({"a": range(250)}))
     html = table.render()
     assert html.count("<tr>") == 101  # header + 100 rows
@@ -201,7 +202,7 @@ def test_error_component_with_text_or_exception():
 
 
 def test_artifact_previews_any_value():
-    np = pytest.importorskip("numpy")
+    np = need_module("numpy")
     html = Artifact(np.zeros((2, 5), dtype="int32"), name="zeros").render()
     assert "shape (2, 5)" in html and "dtype int32" in html and "zeros" in html
 
@@ -230,7 +231,7 @@ def test_vega_chart_without_a_renderer_shows_its_data(monkeypatch):
 
 
 def test_vega_chart_drawn_offline_when_vl_convert_is_installed():
-    pytest.importorskip("vl_convert")
+    need_module("vl_convert")
     html = VegaChart(SPEC).render()
     assert "<svg" in html and "apple" in html
 

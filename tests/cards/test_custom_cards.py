@@ -187,7 +187,11 @@ if __name__ == "__main__":
     ('@card(id="has space")', "id must be a short name"),
     ("@card(options=[1])", "options must be a dict, got list"),
     ('@card(id="x")\n    @card(type="blank", id="x")', "2 cards have id='x'"),
-    ('@card(colour="red")', "@card got an unknown argument 'colour'"),
+    ('@card(colour="red")', "flow.py:4: @card got an unknown argument 'colour'; it accepts: type, id"),
+    ('@card("blank")', "flow.py:4: @card takes keyword arguments only"),
+    ("@card(refresh_interval=0)", "flow.py:4: @card on step 'start': refresh_interval must be a positive number"),
+    ('@card(save_errors="yes")', "save_errors must be True or False, got 'yes'"),
+    ('@card(scope="run")', "scope='run' is not supported"),
 ])
 def test_bad_card_arguments_stop_the_run_before_it_starts(fd: FlowDir, decorators, message):
     fd.write(REFUSED.replace("{decorators}", decorators))
@@ -196,3 +200,48 @@ def test_bad_card_arguments_stop_the_run_before_it_starts(fd: FlowDir, decorator
     assert message in done.stderr, done
     assert "started" not in done.stdout
     assert not fd.home.exists()  # refused before anything was written
+
+
+ARGUMENTS_FLOW = '''
+class Exploding(CardBase):
+    type = "exploding"
+
+    def render(self, task):
+        raise RuntimeError("card code is broken")
+
+
+class ArgsFlow(FlowSpec):
+    @card(type="exploding", id="quiet", save_errors=False)
+    @card(type="exploding", id="loud")
+    @card(type="blank", id="first")
+    @card(type="blank", id="second", customize=True, refresh_interval=5, rank="high")
+    @step
+    def start(self):
+        current.card.append(Markdown("went to the customized card"))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ArgsFlow()
+'''
+
+
+def test_metaflow_card_arguments_save_errors_and_customize(fd: FlowDir):
+    fd.write(ARGUMENTS_FLOW)
+    done = fd.run()
+    assert done.returncode == 0, done
+    # save_errors=True (the default) stores an error card; False stores nothing...
+    assert "RuntimeError: card code is broken" in fd.html("ArgsFlow/1/start/1", id="loud")
+    assert fd.cards("ArgsFlow/1/start/1", id="quiet") == []
+    # ... and the reason, with the traceback, is in the task's stderr log.
+    log = fd.cli("logs", "--stderr", "ArgsFlow/1/start/1")
+    assert ("[@card] card 0 (exploding, id='quiet') of ArgsFlow/1/start/1 could not be rendered; "
+            "it was not saved (save_errors=False)") in log.stdout, log
+    assert "Traceback" in log.stdout and "RuntimeError: card code is broken" in log.stdout
+    # customize=True: append goes to that card although two editable cards have ids.
+    assert "went to the customized card" in fd.html("ArgsFlow/1/start/1", id="second")
+    assert "went to the customized card" not in fd.html("ArgsFlow/1/start/1", id="first")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from harness import need_module
 
 from .conftest import FlowDir, assert_offline
 
@@ -115,7 +116,7 @@ def test_artifacts_have_type_aware_previews(run):
 
 
 def test_pil_image_artifacts_are_shown_as_images(run):
-    pytest.importorskip("PIL")
+    need_module("PIL")
     artifacts = start_html(run).split("<h2>Artifacts</h2>")[1]
     assert '<td class="name">photo</td>' in artifacts
     assert re.search(r'<img alt="photo" src="data:image/png;base64,[A-Za-z0-9+/=]+">', artifacts)

@@ -177,6 +177,24 @@ def test_headwater_runs_shows_an_abandoned_runs_duration_up_to_its_last_heartbea
     assert "2.0 min" in line, "created to the task's last heartbeat, two minutes, not ten and counting"
 
 
+def _headwater(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from headwater.cli.main import main; main()", *args],
+                          env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60)
+
+
+def test_headwater_show_flow_lists_its_runs_newest_first(sample) -> None:
+    done = _headwater("show", "TrainFlow")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("TrainFlow  4 runs, the latest TrainFlow/4 succeeded"), done.stdout
+    rows = [x for x in lines if x.startswith("│ TrainFlow/")]
+    assert [r.split()[1] for r in rows] == ["TrainFlow/4", "TrainFlow/3", "TrainFlow/2", "TrainFlow/1"]
+    assert "failed" in rows[2] and "bob" in rows[2], "everyone's runs, with their user"
+    assert "headwater show TrainFlow/4" in done.stdout
+    limited = _headwater("show", "TrainFlow", "--limit", "1")
+    assert "3 older runs not shown: headwater show TrainFlow --limit 4" in limited.stdout, limited.stdout
+
+
 def test_resumed_run_and_cloned_task(sample) -> None:
     run = Run("TrainFlow/4")
     assert run.origin_pathspec == "TrainFlow/1"

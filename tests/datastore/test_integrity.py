@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xxhash
-from harness import FlowDir, Mode
+from harness import FlowDir, Mode, unavailable
 
 from headwater.datastore import BlobStore, LocalStorage, s3client
 from headwater.datastore.codepackage import read_package, save_package
@@ -424,8 +424,8 @@ def small_disk(where: Path, mib: int, kind: str):
         problem = str(exc)
     if problem is not None:
         shutil.rmtree(image.parent, ignore_errors=True)
-        pytest.skip(f"a full disk needs a small {kind} filesystem, which could not be mounted "
-                    f"here (run as root where mount is allowed): {problem}")
+        unavailable(f"a full disk needs a small {kind} filesystem, which could not be mounted here "
+                    f"({problem})", "run the tests as root on Linux, where mount is allowed")
     try:
         yield where
     finally:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from harness import need_module
 
 from headwater.datastore import serialize as ser
 from headwater.datastore.serialize import SerializationError, loads, serialize
@@ -116,7 +117,7 @@ def test_roundtrip_numpy_scalars_and_containers_of_arrays() -> None:
 
 
 def test_roundtrip_pandas() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = need_module("pandas")
     df = pd.DataFrame(
         {
             "x": np.arange(200_000),

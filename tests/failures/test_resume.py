@@ -8,6 +8,7 @@ a conditional loop.
 
 from __future__ import annotations
 
+import platform
 import shlex
 
 import pytest
@@ -329,6 +330,7 @@ def test_resume_resumes_the_latest_run_from_its_failed_step(done):
     d, _, latest, _, _, _, _, _ = outcome(done, "linear")
     assert latest.returncode == 0, latest
     assert "Run LinearFlow/2 succeeded" in latest.stdout
+    assert "Cloned 1 task from run 1." in latest.stdout  # one: singular
     assert not any("/start/" in x for x in run_lines(latest.stdout, 2)), "start was cloned"
     assert any("middle ran in run 2 origin 1" in x for x in run_lines(latest.stdout, 2))
     assert any("end ran in run 2 origin 1" in x for x in run_lines(latest.stdout, 2))
@@ -338,9 +340,24 @@ def test_resume_resumes_the_latest_run_from_its_failed_step(done):
         assert run.origin_pathspec == "LinearFlow/1"
         (start,) = d.tasks("LinearFlow/2", "start")
         assert start.origin_pathspec == "LinearFlow/1/start/1"
+        # the clone carries the facts of the task that really ran, as Metaflow's clones do;
+        # run 3 resumed run 2, so its start is a clone of a clone
+        (again,) = d.tasks("LinearFlow/3", "start")
+        for clone in (start, again):
+            assert clone.metadata_dict["python_version"] == platform.python_version()
         (middle,) = d.tasks("LinearFlow/2", "middle")
         assert middle.origin_pathspec is None, "the failed step ran again"
         assert run.data.b == 31
+
+
+def test_resume_of_a_step_that_does_not_exist_lists_the_steps(done):
+    d = outcome(done, "linear")[0]
+    before = d.files()
+    wrong = d.resume("midle")
+    assert wrong.returncode == 2, wrong
+    assert "resume: the flow has no step 'midle'. Did you mean 'middle'? " \
+           "Its steps are: start, middle, end." in wrong.stderr, wrong
+    assert d.files() == before
 
 
 def test_cloned_tasks_print_nothing_new(done):

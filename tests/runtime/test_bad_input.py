@@ -105,6 +105,23 @@ def test_flow_that_fails_lint(with_history):
     assert re.search(r"flow\.py:\d+: .*ending", done.stderr)
 
 
+@pytest.mark.parametrize("decorators, words", [
+    ("@retry(time=2)", "@retry got an unknown argument 'time'; it accepts: times, minutes_between_retries"),
+    ("@retry\n    @retry(times=2)", "@retry is applied twice to step 'start'; keep one."),
+    ("@timeout(5)", "@timeout takes keyword arguments only"),
+])
+def test_a_bad_decorator_names_its_line_without_a_traceback(with_history, decorators, words):
+    fd = with_history
+    source = "from headwater import retry, timeout\n" + GOOD
+    path = fd.write(source.replace("    @step\n    def start", f"    {decorators}\n    @step\n    def start"))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "@retry" in text or "@timeout" in text)
+    before = fd.files()
+    done = fd.run()
+    refused(fd, done, before)
+    assert "Traceback" not in done.stderr
+    assert f"{path}:{line}: {words}" in done.stderr, done
+
+
 @pytest.mark.parametrize("args, words", [
     (["--alpha", "abc"], ["--alpha", "abc"]),
     (["--unknown-option", "1"], ["--unknown-option"]),

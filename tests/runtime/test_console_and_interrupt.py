@@ -29,6 +29,7 @@ class SummaryFlow(FlowSpec):
 
     @step
     def join(self, inputs):
+        print("joined", len(inputs))
         self.next(self.end)
 
     @step
@@ -82,6 +83,20 @@ def test_success_summary_line(summaries):
                      r"\(start 1, body 3, join 1, end 1\)", done.stdout), done
 
 
+def test_success_ends_with_the_commands_the_readme_promises(module_fd, summaries):
+    done = summaries["ok"]
+    closing = done.stdout.splitlines()[-3:]
+    with module_fd.client() as hw:
+        join = hw.Run("SummaryFlow/1")["join"].task.id
+    assert closing == [
+        "  Artifacts:  python flow.py dump 1/end",
+        f"  Logs:       python flow.py logs 1/join/{join}",  # the last task that printed
+        "  In Python:  Run('SummaryFlow/1').data   |   In a browser:  headwater ui",
+    ], done
+    logs = module_fd.cli(*closing[1].split("python flow.py ", 1)[1].split())
+    assert logs.returncode == 0 and "joined 3" in logs.stdout, logs
+
+
 def test_failure_summary_names_the_task_and_hints_logs_and_resume(module_fd, summaries):
     done = summaries["failed"]
     assert done.returncode != 0
@@ -127,7 +142,7 @@ def test_a_task_killed_by_a_signal_fails_the_run_with_the_reason(fd):
     fd.write(KILLED)
     done = fd.run()
     assert done.returncode != 0
-    assert "killed by SIGKILL" in done.stdout
+    assert "killed by SIGKILL" in done.stdout and "SIGKILL (" not in done.stdout
     assert "Run KilledFlow/1 failed" in done.stdout
     assert fd.runs("KilledFlow") == [(1, "failed")]
     with fd.client() as hw:
@@ -135,6 +150,38 @@ def test_a_task_killed_by_a_signal_fails_the_run_with_the_reason(fd):
         assert not task.successful
         assert "SIGKILL" in task.exit_reason
         assert task.stdout == "about to die\n"
+
+
+SEGFAULT = """
+import ctypes
+
+class CrashFlow(FlowSpec):
+    @step
+    def start(self):
+        print("before the crash", flush=True)
+        ctypes.string_at(0)  # reads address 0: a segmentation fault
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    CrashFlow()
+"""
+
+
+def test_a_segmentation_fault_is_named_in_the_tasks_stderr(fd):
+    fd.write(SEGFAULT)
+    done = fd.run()
+    assert done.returncode != 0
+    assert "failed: the task process was killed by SIGSEGV (segmentation fault)" in done.stdout, done
+    logs = fd.cli("logs", "1/start/1")
+    assert "before the crash" in logs.stdout
+    err = fd.cli("logs", "--stderr", "1/start/1")
+    assert err.stdout == "[headwater] the task process was killed by SIGSEGV (segmentation fault)\n", err
+    shown = _headwater(fd, "show", "CrashFlow/1/start/1")
+    assert "why it failed: the task process was killed by SIGSEGV (segmentation fault)" in shown.stdout, shown
 
 
 def wait_for(predicate, timeout, what):
@@ -152,7 +199,7 @@ def _as_foreground() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt_run(fd, sleeper="pass", *, whole_group=False):
+def interrupt_run(fd, sleeper="pass", *, whole_group=False, sig=signal.SIGINT):
     """Start the sleepy flow, wait for both tasks to nap, send SIGINT, and collect.
 
     By default only the scheduler process gets the signal (``kill -INT PID``); with
@@ -172,9 +219,9 @@ def interrupt_run(fd, sleeper="pass", *, whole_group=False):
         template = 1 if fd.executor == "fork" else 0  # subprocess tasks have none
         assert len(descendants) >= 2 + template, "two tasks (and the fork template)"
         if whole_group:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, sig)
         else:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, sig)
         proc.wait(timeout=10)  # a generous bound, not a speed check
     finally:
         if proc.poll() is None:
@@ -204,6 +251,70 @@ def test_ctrl_c_stops_the_run_and_every_task(fd):
     assert "Run SleepyFlow/1 failed" in output
     assert "resume" in output
     assert "end ran" not in output
+
+
+def _headwater(fd, *args):
+    return subprocess.run([sys.executable, "-c", "from headwater.cli.main import main; main()", *args],
+                          cwd=fd.path, env={**fd.env(), "COLUMNS": "200"}, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("sig, by", [(signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")])
+def test_a_stopped_task_records_that_it_was_interrupted(fd, sig, by):
+    proc, _, _, output = interrupt_run(fd, sig=sig)
+    assert proc.returncode != 0
+    why = f"interrupted: the run was stopped by {by} while this task ran"
+    assert f"interrupted by {by}" in output
+    naps = fd.tasks("SleepyFlow", 1, "nap")
+    with fd.client() as hw:
+        for row in naps:
+            task = hw.Task(f"SleepyFlow/1/nap/{row['id']}")
+            assert task.exception is not None and task.exception.type == "KeyboardInterrupt"
+            assert task.exception.message == why
+            assert task.exit_reason == why
+    pathspec = f"SleepyFlow/1/nap/{naps[0]['id']}"
+    logs = fd.cli("logs", pathspec.split("/", 1)[1])
+    assert "napping" in logs.stdout and f"[headwater] {why}" in logs.stdout, logs
+    shown = _headwater(fd, "show", pathspec)
+    assert shown.returncode == 0, shown.stderr
+    assert f"exception: KeyboardInterrupt: {why}" in " ".join(shown.stdout.split()), shown.stdout
+    import urllib.request
+
+    from headwater.ui.server import start_in_thread
+
+    server = start_in_thread(fd.home)
+    try:
+        page = urllib.request.urlopen(f"{server.url}/{pathspec}", timeout=30).read().decode()
+    finally:
+        server.stop()
+    assert "KeyboardInterrupt" in page and why in page
+
+
+@pytest.mark.fork_only
+def test_an_in_process_step_stopped_by_sigterm_stops_the_run_and_records_it(fd):
+    fd.write(SLEEPY.replace("SLEEPER", "pass"))
+    log = fd.path / "console.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "flow.py", "run", "--executor", "inprocess"],
+                                cwd=fd.path, env=fd.env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "napping" in log.read_text(), 60, "the first task to start")
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert proc.returncode != 0 and "interrupted by SIGTERM" in output, output
+    assert output.count("napping") == 1, "no other task ran after the stop"
+    assert fd.runs("SleepyFlow") == [(1, "failed")]
+    (nap,) = [t for t in fd.tasks("SleepyFlow", 1, "nap")]
+    with fd.client() as hw:
+        exc = hw.Task(f"SleepyFlow/1/nap/{nap['id']}").exception
+    assert exc.type == "KeyboardInterrupt"
+    assert exc.message == "interrupted: the run was stopped by SIGTERM while this task ran"
+    assert "time.sleep(120)" in exc.traceback, "where the step was when it was stopped"
 
 
 def test_ctrl_c_in_a_terminal_stops_the_run_and_every_process(fd):

@@ -34,6 +34,7 @@ class LogFlow(FlowSpec):
         print("other step says", self.greeting)
         self.numbers = [1, 2, 3]
         self.text = "ünïcödé ✨"
+        self.long = list(range(1000))
         self.next(self.end)
 
     @step
@@ -133,6 +134,18 @@ def test_dump_command_prints_artifacts(module_fd, logged, task_ids):
     assert re.search(r"numbers = \[1, 2, 3\]", done.stdout)
     assert "ünïcödé ✨" in done.stdout
     assert f"LogFlow/1/other/{task_ids['other']}" in done.stdout
+
+
+def test_dump_shortens_long_values_only_in_the_overview(module_fd, logged):
+    every = module_fd.cli("dump", "1/other")
+    (line,) = [x for x in every.stdout.splitlines() if x.strip().startswith("long = ")]
+    assert line.endswith("...") and len(line.split(" = ", 1)[1]) == 200, "the overview keeps each value short"
+    assert "`python flow.py dump 1/other --include long` prints one whole" in every.stdout
+    named = module_fd.cli("dump", "--include", "long", "1/other")
+    assert named.returncode == 0, named
+    assert f"  long = {list(range(1000))!r}\n" in named.stdout, "a value asked for by name is printed whole"
+    capped = module_fd.cli("dump", "--include", "long", "--max-value-size", "20", "1/other")
+    assert "  long = [0, 1, 2, 3, 4, 5...\n" in capped.stdout, capped
 
 
 @pytest.mark.parametrize("path", ["1/nosuchstep", "99/start", "one/start"])

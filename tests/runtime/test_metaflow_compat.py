@@ -16,6 +16,7 @@ its commands for reading a run, and its local runtime's behaviour.
 from __future__ import annotations
 
 import os
+import platform
 import time
 
 import pytest
@@ -358,3 +359,50 @@ def test_a_run_read_with_metaflows_commands(fd):
     assert tags.returncode == 0 and {"t1", "user:tester"} <= set(tags.stdout.splitlines()), tags
     tags = fd.cli("tag", "list", "--flat", "--hide-system-tags", "--run-id", str(run_id))
     assert tags.stdout.splitlines() == ["t1"], tags
+
+    # Metaflow's task metadata names the interpreter the task ran in; so do the failed attempts.
+    with fd.client() as hw:
+        for step_name in ("start", "flaky"):
+            task = hw.Run(f"CompatFlow/{run_id}")[step_name].task
+            assert task.metadata_dict["python_version"] == platform.python_version()
+            assert ("python_version", platform.python_version()) in [(m.name, m.value) for m in task.metadata]
+
+
+RETRIED_FOREACH = """
+from headwater import retry
+
+class RetriedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.work, foreach="items")
+
+    @retry(times=1)
+    @step
+    def work(self):
+        if current.retry_count == 0:
+            raise ValueError(f"item {self.input} fails once")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    RetriedFlow()
+"""
+
+
+def test_logs_of_a_silent_step_point_at_the_attempts_that_printed(fd):
+    fd.write(RETRIED_FOREACH)
+    done = fd.run()
+    assert done.returncode == 0, done
+    logs = fd.cli("logs", "1/work")
+    assert logs.returncode == 0 and logs.stdout == "", logs
+    assert "No task of 1/work printed anything." in logs.stderr
+    for (task_id,) in fd.query("SELECT task_id FROM tasks WHERE step = 'work'"):
+        assert f"Attempt 0 printed on stderr: python flow.py logs 1/work/{task_id} --attempt 0" in logs.stderr, logs

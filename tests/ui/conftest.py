@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import need_module, unavailable
 
 FLOWS = Path(__file__).parent / "flows"
 CHROMIUM = "/usr/bin/chromium"
@@ -162,26 +163,28 @@ def server(datastore: Path) -> Iterator[Any]:
     running.stop()
 
 
-def _browser_available() -> str | None:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        return "Chromium is not installed: run scripts/install-browser"
-    return None
+def chromium_path() -> str | None:
+    """The browser the UI tests drive: $HEADWATER_TEST_CHROMIUM, Debian's, or one on PATH."""
+    given = os.environ.get("HEADWATER_TEST_CHROMIUM")
+    if given:
+        return given if Path(given).exists() else None
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    missing = _browser_available()
-    if missing:
-        pytest.skip(missing)
+    need_module("playwright")
+    executable = chromium_path()
+    if executable is None:
+        unavailable("no Chromium for the UI tests",
+                    "scripts/install-browser (Debian/Ubuntu, as root), or install Chromium or Chrome "
+                    "and set HEADWATER_TEST_CHROMIUM=/path/to/its/binary")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                                      args=BROWSER_ARGS)
+        chromium = pw.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
         yield chromium
         chromium.close()
 

@@ -80,3 +80,39 @@ def test_serves_the_datastore_and_prints_its_url(datastore: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     assert proc.returncode in (0, 130, -signal.SIGINT)
+
+
+def _without(tmp_path: Path, *modules: str) -> dict[str, str]:
+    """An environment in which importing ``modules`` fails as if they were not installed."""
+    blocked = tmp_path / "not-installed"
+    blocked.mkdir()
+    for name in modules:
+        (blocked / f"{name}.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name='{name}')\n")
+    return {"PYTHONPATH": os.pathsep.join([str(blocked), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def test_without_starlette_the_ui_says_what_to_install_in_one_line(datastore: Path, tmp_path: Path) -> None:
+    env = {"HEADWATER_HOME": str(datastore), **_without(tmp_path, "starlette")}
+    result = headwater("ui", "--port", "0", cwd=datastore.parent, env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "headwater ui needs starlette" in lines[0] and "pip install 'starlette>=0.37' 'uvicorn>=0.29'" in lines[0]
+
+
+def test_the_ui_needs_no_extra_and_the_ui_extra_still_installs() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    core = {req.split(">")[0].split("=")[0].strip() for req in project["dependencies"]}
+    assert {"starlette", "uvicorn"} <= core
+    # `pip install 'headwater[ui]'` from older instructions keeps working.
+    assert {req.split(">")[0] for req in project["optional-dependencies"]["ui"]} == {"starlette", "uvicorn"}
+
+
+def test_import_headwater_does_not_load_the_ui_server() -> None:
+    code = "import sys, headwater; print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out

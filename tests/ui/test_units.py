@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from harness import need_module
 
 from headwater.client.records import ArtifactRow
 from headwater.ui import graph_svg, logs, previews, security
@@ -135,6 +136,6 @@ def test_previews_stay_short_and_escaped() -> None:
 
 
 def test_numpy_values_show_shape_and_type() -> None:
-    numpy = pytest.importorskip("numpy")
+    numpy = need_module("numpy")
     row = ArtifactRow("x", "k", "numpy.ndarray", 100)
     assert "ndarray 3×4 float64" in previews.inline(FakeBlobs(numpy.zeros((3, 4))), row)

@@ -2,6 +2,7 @@
 
     current.card.append(Markdown("# Report"))       # the step's default editable card
     current.card["plots"].append(Image(png))        # the card with @card(id="plots")
+    current.card.get(type="blank")                  # the component lists of the blank cards
     current.card.refresh()                          # re-render live cards now
 
 Which card ``append`` goes to (Metaflow's rule): a card is *editable* when its type accepts
@@ -10,9 +11,13 @@ only editable card, else the only editable card without an ``id``, receives ``ap
 otherwise ``append`` warns and does nothing. Nothing here ever raises into the step: a
 component sent nowhere is reported once on stderr.
 
-``refresh()`` writes the live cards (``final`` false in the index) at most once a second;
-a refresh asked for sooner is done by a timer when the second is up, so the last state
-always shows. The final render, when the task ends, cancels any pending refresh.
+``refresh()`` writes the live cards (``final`` false in the index) at most once per card's
+``refresh_interval`` (one second unless ``@card(refresh_interval=...)`` says otherwise); a
+refresh asked for sooner is done by a timer when the interval is up, so the last state always
+shows. The final render, when the task ends, cancels any pending refresh.
+
+``@card(customize=True)`` makes that editable card the one ``append`` goes to, whatever the
+other cards of the step (Metaflow's rule; with several ``customize=True`` none wins).
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ class CardSlot:
     card_cls: Any = None  # its CardBase subclass (None: the type is unknown in this process)
     components: list[Any] = field(default_factory=list)
     done: bool = False
+    interval: float = MIN_INTERVAL  # seconds between two live renders (@card(refresh_interval))
+    customize: bool = False  # @card(customize=True): the default target of append
+    last: float = float("-inf")  # monotonic time of the last live render
+    live_failed: bool = False  # a live render failed unsaved (said once, not per refresh)
 
 
 class ComponentList:
@@ -106,7 +115,6 @@ class CardCollector:
         self._slots = slots
         self._write = write  # renders and stores one card; never raises
         self._lock = threading.RLock()
-        self._last = float("-inf")
         self._pending: set[int] = set()
         self._timer: threading.Timer | None = None
         self._closed = False
@@ -153,6 +161,15 @@ class CardCollector:
                                              "show appended components; they are dropped.")
         return ComponentList(self, slot)
 
+    def get(self, type: str | None = None, id: str | None = None) -> list[ComponentList]:
+        """The component lists of this step's cards of ``type`` (and ``id``), in source order
+        (Metaflow's ``current.card.get``); an empty list when none matches."""
+        return [ComponentList(self, s) if s.editable else ComponentList(
+                    self, None, f"current.card.get(type={s.type!r}): a card of this type does not "
+                                "show appended components; they are dropped.")
+                for s in self._slots
+                if (type is None or s.type == type) and (id is None or s.id == id)]
+
     def __setitem__(self, card_id: str, components: Iterable[Any]) -> None:
         target = self[card_id]
         target.clear()
@@ -168,15 +185,7 @@ class CardCollector:
             if self._closed:
                 return
             self._pending.update(s.index for s in slots if s.live and not s.done)
-            if not self._pending:
-                return
-            wait = self._last + MIN_INTERVAL - time.monotonic()
-            if wait <= 0:
-                self._flush()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self._on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+            self._flush()
 
     def _on_timer(self) -> None:
         with self._lock:
@@ -185,11 +194,24 @@ class CardCollector:
                 self._flush()
 
     def _flush(self) -> None:
-        self._last = time.monotonic()
-        pending, self._pending = sorted(self._pending), set()
+        """Render the pending cards whose interval is up; a timer takes the others later."""
+        now = time.monotonic()
+        later: list[float] = []
         for slot in self._slots:
-            if slot.index in pending and not slot.done:
+            if slot.index not in self._pending:
+                continue
+            if slot.done:
+                self._pending.discard(slot.index)
+            elif now - slot.last >= slot.interval:
+                self._pending.discard(slot.index)
+                slot.last = now
                 self._write(slot, False)
+            else:
+                later.append(slot.last + slot.interval - now)
+        if later and self._timer is None:
+            self._timer = threading.Timer(min(later), self._on_timer)
+            self._timer.daemon = True
+            self._timer.start()
 
     # -- the end ------------------------------------------------------------------------------
     def finish(self, owner: Any) -> None:
@@ -216,6 +238,9 @@ class CardCollector:
 
 def _default_editable(slots: list[CardSlot]) -> CardSlot | None:
     editable = [s for s in slots if s.editable]
+    chosen = [s for s in editable if s.customize]
+    if len(chosen) == 1:
+        return chosen[0]
     if len(editable) == 1:
         return editable[0]
     without_id = [s for s in editable if s.id is None]

@@ -40,14 +40,28 @@ def call_with_timeout(fn: Callable[[], str], timeout: float) -> tuple[str | None
 
 def render_card(cls: type[CardBase], *, task: Any, options: dict[str, Any], components: list[Any],
                 graph: dict[str, Any] | None, timeout: float, card_type: str, card_id: str | None,
-                final: bool) -> str:
-    """The card's HTML, or an error page explaining why it could not be made."""
+                final: bool, on_error: Callable[[str], None] | None = None) -> str | None:
+    """The card's HTML, or an error page explaining why it could not be made.
+
+    With ``on_error`` (``@card(save_errors=False)``) a failure is handed to it, with the
+    traceback when there is one, and the result is None: no card.
+    """
 
     def run() -> str:
         card = make_card(cls, options=options, components=components, graph=graph)
         return card.render(task) if final else card.render_runtime(task)
 
     result, error, timed_out = call_with_timeout(run, timeout)
+    if on_error is not None:
+        if timed_out:
+            on_error(f"it did not finish rendering within its timeout of {timeout:g} seconds")
+            return None
+        if error is not None:
+            on_error("".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip())
+            return None
+        if not isinstance(result, str):
+            on_error(f"render() returned a {type(result).__name__}, not an HTML string")
+            return None
     if timed_out:
         return error_page(
             pathspec=task.pathspec, card_type=card_type, card_id=card_id, final=final,

@@ -97,19 +97,31 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
             click.echo(_silent_note(silent[0], streams, obj.script), err=True)
         elif tasks and len(silent) == len(tasks):
             click.echo(f"No task of {path} printed {f'on {only}' if only else 'anything'}.", err=True)
+            # A retried task's earlier attempt may have printed (a traceback): point at it.
+            for task in silent:
+                if len(task.attempts) > 1:
+                    note = _silent_note(task, streams, obj.script)
+                    if "Attempt " in note:
+                        click.echo(note, err=True)
 
     @cli.command(help="Print the artifacts of a step's tasks. PATH is RUN/STEP or RUN/STEP/TASK.")
     @click.argument("path")
     @click.option("--include", default=None, help="Only these artifacts (comma-separated).")
     @click.option("--file", "out_file", default=None, help="Write the values to this pickle file instead.")
-    @click.option("--max-value-size", default=200, show_default=True, help="Truncate printed values to this many characters.")
+    @click.option("--max-value-size", type=int, default=None,
+                  help="Truncate printed values to this many characters (default: 200 in the overview "
+                       "of every artifact; no limit for the names given with --include).")
     @click.option("--private", is_flag=True, help="Also the artifacts whose names start with _.")
     @click.pass_obj
-    def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int,
+    def dump(obj: Any, path: str, include: str | None, out_file: str | None, max_value_size: int | None,
              private: bool) -> None:
         obj.use_datastore()
+        # Asking for an artifact by name means wanting to see it: only the overview is cut short.
+        if max_value_size is None:
+            max_value_size = 0 if include else 200
         wanted = {n.strip() for n in include.split(",")} if include else None
         dumped: dict[str, dict[str, Any]] = {}
+        cut: list[str] = []
         for task in _tasks(flow_name, path):
             # Names given with --include are found even when they start with _.
             every = task._artifact_map() if private or wanted else task._visible()
@@ -124,9 +136,13 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
                 click.secho(f"{task.pathspec}", bold=True)
                 for name, value in values.items():
                     text = repr(value)
-                    if len(text) > max_value_size:
+                    if max_value_size > 0 and len(text) > max_value_size:
                         text = text[: max_value_size - 3] + "..."
+                        cut.append(name)
                     click.echo(f"  {name} = {text}")
+        if cut and not include:
+            click.secho(f"(values longer than {max_value_size} characters were shortened; "
+                        f"`python {obj.script} dump {path} --include {cut[0]}` prints one whole)", dim=True)
         if out_file:
             with open(out_file, "wb") as f:
                 pickle.dump(dumped, f, protocol=5)

@@ -2,7 +2,7 @@
 
     headwater flows                 every flow with its latest run
     headwater runs [FLOW]           recent runs: status, start, duration, tags
-    headwater show PATHSPEC         a run, step or task with its artifacts
+    headwater show PATHSPEC         a flow's runs; a run, step or task with its artifacts
     headwater ui                    browse everything in a browser
     headwater service --database U  the team metadata service (PostgreSQL), with the UI
 """
@@ -107,42 +107,64 @@ def flows(all_users: bool) -> None:
 @click.option("--all-users", is_flag=True, help="Include everyone's runs, not only yours.")
 def runs(flow: str | None, limit: int, tags: tuple[str, ...], all_users: bool) -> None:
     """Recent runs of FLOW (or of every flow): status, start, duration, tags."""
-    from rich.table import Table
 
     from ..client import Flow, Metaflow, namespace
 
     if all_users:
         namespace(None)
     flows = [Flow(flow)] if flow else list(Metaflow().flows)
-    table = Table("run", "status", "started", "duration", "user", "tags")
-    shown = 0
-    for f in flows:
-        for run in f.runs(*tags):
-            if shown >= limit:
-                break
-            user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
-            table.add_row(run.pathspec, _status(run.status), _when(run.created_at),
-                          _duration(run.created_at, run.finished_at), user, ", ".join(sorted(run.user_tags)))
-            shown += 1
+    table, shown, _ = _runs_table(flows, tags, limit)
     if not shown:
         click.echo("No runs found" + (f" for {flow}" if flow else "") + (" with those tags" if tags else "") + ".")
         return
     _console().print(table)
 
 
-@cli.command()
-@click.argument("pathspec")
-def show(pathspec: str) -> None:
-    """A run (FLOW/RUN), step (FLOW/RUN/STEP) or task (FLOW/RUN/STEP/TASK)."""
+def _runs_table(flows: list[Any], tags: tuple[str, ...], limit: int) -> tuple[Any, int, int]:
+    """The newest ``limit`` runs of ``flows`` as a table; how many are shown, how many exist."""
     from rich.table import Table
 
-    from ..client import Run, Step, Task, namespace
+    table = Table("run", "status", "started", "duration", "user", "tags")
+    shown = total = 0
+    for f in flows:
+        for run in f.runs(*tags):
+            total += 1
+            if shown >= limit:
+                continue
+            user = next((t[5:] for t in run.system_tags if t.startswith("user:")), "-")
+            table.add_row(run.pathspec, _status(run.status), _when(run.created_at),
+                          _duration(run.created_at, run.finished_at), user, ", ".join(sorted(run.user_tags)))
+            shown += 1
+    return table, shown, total
+
+
+@cli.command()
+@click.argument("pathspec")
+@click.option("--limit", default=20, show_default=True, help="For a flow: how many of its runs to list.")
+def show(pathspec: str, limit: int) -> None:
+    """A flow (FLOW: its runs), run (FLOW/RUN), step (FLOW/RUN/STEP) or task (FLOW/RUN/STEP/TASK)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..client import Flow, Run, Step, Task, namespace
     from ..exceptions import CommandError
 
     namespace(None)
     parts = pathspec.strip("/").split("/")
     console = _console()
-    if len(parts) == 2:
+    if len(parts) == 1 and parts[0]:
+        flow = Flow(parts[0])
+        table, shown, total = _runs_table([flow], (), limit)
+        latest = flow.latest_run
+        console.print(f"[bold]{flow.id}[/bold]  {total} run{'s' if total != 1 else ''}"
+                      + (f", the latest {latest.pathspec} {_status(latest.status)}" if latest else ""))
+        if shown:
+            console.print(table)
+        if total > shown:
+            console.print(f"[dim]{total - shown} older runs not shown: headwater show {flow.id} --limit {total}[/dim]")
+        if latest is not None:
+            console.print(f"[dim]Its steps and tasks: headwater show {latest.pathspec}[/dim]")
+    elif len(parts) == 2:
         run = Run(pathspec)
         console.print(f"[bold]{run.pathspec}[/bold]  {_status(run.status)}  started {_when(run.created_at)}"
                       f"  took {_duration(run.created_at, run.finished_at)}")
@@ -175,14 +197,17 @@ def show(pathspec: str) -> None:
         console.print(table)
         if task.exception:
             exc = task.exception
-            console.print(f"[red]exception:[/red] {exc}")
+            # escape: a message such as "index [3] out of range" is not rich markup
+            console.print(f"[red]exception:[/red] {escape(str(exc))}", highlight=False)
+        elif task.exit_reason and status == "failed":  # killed, timed out: no exception raised
+            console.print(f"[red]why it failed:[/red] {escape(task.exit_reason)}", highlight=False)
         tail = task.stdout.splitlines()[-10:]
         if tail:
             console.print("[dim]last lines of stdout:[/dim]")
             for line in tail:
                 console.print(line, markup=False, highlight=False)
     else:
-        raise CommandError(f"{pathspec!r} is not a pathspec; write FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK.")
+        raise CommandError(f"{pathspec!r} is not a pathspec; write FLOW, FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK.")
 
 
 def _listening(default_port: int) -> Any:
@@ -210,13 +235,15 @@ def ui(host: str, port: int, token: str | None, open_browser: bool, datastore_ro
     Shows the datastore `headwater` found (see `headwater --datastore-root`).
     """
     from ..datastore.root import find_root
-    from ..exceptions import CommandError
+    from ..extras import missing
 
-    try:
+    try:  # starlette and uvicorn are imported here, not by `import headwater`
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from ..ui.server import serve
     except ImportError as exc:
-        raise CommandError(f"headwater ui needs the ui extra ({exc.name} is missing): "
-                           "pip install 'headwater[ui]'") from None
+        raise missing(exc, "headwater ui") from None
     root = find_root(datastore_root or click.get_current_context().obj)
     try:
         serve(root, host=host, port=port, token=token, open_browser=open_browser, echo=click.echo)

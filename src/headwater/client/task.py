@@ -395,8 +395,22 @@ class Task(ClientObject):
             run = self._stores.reader.run(self._flow, self._run)
             if run is not None and run.origin_run_id:
                 out["origin-run-id"] = run.origin_run_id
+        out.update(self._origin_meta(row))
         out.update(self._stores.reader.task_meta(self._flow, self._run, self._task_id))
         return out
+
+    def _origin_meta(self, row: Any) -> dict[str, Any]:
+        """A cloned task is its origin's result: the facts recorded where it really ran
+        (``python_version``, ...) come from there, through clones of clones, as in Metaflow."""
+        reader, seen = self._stores.reader, 0
+        while row is not None and row.origin_run_id is not None and row.origin_task_id is not None:
+            run, task_id = int(row.origin_run_id), int(row.origin_task_id)
+            meta = reader.task_meta(self._flow, run, task_id)
+            seen += 1
+            if meta or seen > 100:  # a chain of resumes is short; never loop forever
+                return meta
+            row = reader.task(self._flow, run, task_id)
+        return {}
 
     # -- graph neighbours -------------------------------------------------------------------
     @property

@@ -9,6 +9,7 @@ whatever the executor is.
 from __future__ import annotations
 
 import queue
+import signal
 from collections import namedtuple
 
 from ..task import TaskSpec
@@ -55,3 +56,15 @@ def step_timeout(graph: Any, step: str) -> tuple[float, str] | None:
     limits = [(float(d.runtime_timeout()), d.name) for d in graph[step].decorators]
     limits = [(limit, name) for limit, name in limits if limit > 0]
     return min(limits) if limits else None
+
+
+def describe_signal(number: int) -> str:
+    """``SIGSEGV (segmentation fault)``: a signal's name, and what it means when the name
+    alone does not say (a crash rather than a kill)."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    what = (signal.strsignal(number) or "").lower()
+    plain = what in ("", "killed", "terminated", "interrupt") or what.startswith("unknown")
+    return name if plain else f"{name} ({what})"

@@ -13,6 +13,7 @@ import sys
 import time
 
 from ..datastore.logs import LogWriter
+from ..exceptions import Interrupted
 from ..task import TaskSpec, run_attempt
 from .base import AttemptDone
 
@@ -61,6 +62,10 @@ class InProcessExecutor:
         for tee in tees.values():
             tee.close_out()
         self.events.put(AttemptDone(spec, result, exit_code=0 if result.get("ok") else 1))
+        if result.get("interrupted_by"):
+            # The signal landed in the step, which runs here: stop the run as a process
+            # executor's scheduler would (it records the attempt, queued above, as interrupted).
+            raise Interrupted(result["interrupted_by"])
 
     def cancel(self, spec: TaskSpec, reason: str) -> None:
         pass

@@ -20,7 +20,7 @@ import threading
 import time
 
 from ..task import TaskSpec
-from .base import AttemptDone
+from .base import AttemptDone, describe_signal
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -35,12 +35,15 @@ PIPE_GRACE = 2.0  # seconds to wait for a dead task's pipes (a grandchild may ho
 class Attempt:
     """A running attempt as the I/O thread sees it: its pipes, partial lines and exit."""
 
-    __slots__ = ("spec", "logs", "partial", "result_fd", "result", "pid", "code", "exited_at",
-                 "reason", "handle", "lost")
+    __slots__ = ("spec", "logs", "drained", "partial", "result_fd", "result", "pid", "code",
+                 "exited_at", "reason", "handle", "lost")
 
     def __init__(self, spec: TaskSpec, logs: dict[int, tuple[str, LogWriter]], result_fd: int) -> None:
         self.spec = spec
         self.logs = logs  # read fd -> (stream name, log file)
+        # Streams whose pipe is closed; their logs stay open until the attempt ends, so that
+        # why the process died (a signal, a stop) can be added to its stderr.
+        self.drained: list[tuple[str, LogWriter]] = []
         self.partial: dict[int, bytes] = {}
         self.result_fd = result_fd
         self.result = bytearray()
@@ -212,7 +215,7 @@ class PipeExecutor:
         else:
             self._flush_partial(att, fd)
             self._unregister(fd)
-            att.logs.pop(fd)[1].close()
+            att.drained.append(att.logs.pop(fd))
         if att.exited and not att.open_fds():
             self._close_attempt(att)
 
@@ -254,7 +257,7 @@ class PipeExecutor:
                 for fd in list(att.logs):
                     self._flush_partial(att, fd)
                     self._unregister(fd)
-                    att.logs.pop(fd)[1].close()
+                    att.drained.append(att.logs.pop(fd))
                 if att.result_fd >= 0:
                     self._unregister(att.result_fd)
                     att.result_fd = -1
@@ -275,8 +278,15 @@ class PipeExecutor:
             return
         for fd in att.open_fds():
             self._unregister(fd)
-        for _, writer in att.logs.values():
-            writer.close()
+        writers = [*att.drained, *att.logs.values()]
+        note = death_note(att.code if not att.lost else None, att.reason)
+        for stream, writer in writers:
+            try:
+                if note and stream == "stderr":
+                    writer.write(time.time(), note)
+                writer.close()
+            except OSError:
+                pass  # a full disk: the run's records still say why
         result = None
         if att.result:
             try:
@@ -286,6 +296,16 @@ class PipeExecutor:
         code = None if att.lost else att.code
         sig = -code if code is not None and code < 0 else None
         self.events.put(AttemptDone(att.spec, result, exit_code=code, signal=sig, reason=att.reason))
+
+
+def death_note(code: int | None, reason: str | None) -> str | None:
+    """The line added to an attempt's stderr log when its process did not end by itself: why
+    it was stopped, or the signal that killed it (Metaflow's logs say "segmentation fault")."""
+    if reason:
+        return f"[headwater] {reason}"
+    if code is not None and code < 0:
+        return f"[headwater] the task process was killed by {describe_signal(-code)}"
+    return None
 
 
 def kill_group(pid: int, sig: int) -> None:

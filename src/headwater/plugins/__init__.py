@@ -51,5 +51,8 @@ def decorator_from_spec(spec: str) -> Any:
         except (ValueError, SyntaxError):
             kwargs[key.strip()] = raw.strip()
     deco = decorator_class(name.strip())(**kwargs)
+    problem = getattr(deco, "problem", None)
+    if problem is not None:
+        raise CommandError(f"--with {spec}: {problem.message}")
     deco.statically_defined = False
     return deco

@@ -26,6 +26,7 @@ class Console:
         self.lock = threading.Lock()
         self.color = self.stream.isatty() and os.environ.get("NO_COLOR") is None
         self._step_colors: dict[str, str] = {}
+        self.last_output: str | None = None  # RUN/STEP/TASK of the latest task line, for hints
 
     def _paint(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -39,6 +40,7 @@ class Console:
                 pass
 
     def task_line(self, spec: Any, stream: str, text: str) -> None:
+        self.last_output = f"{spec.run}/{spec.step}/{spec.task_id}"
         if self.quiet:
             return
         color = self._step_colors.setdefault(spec.step, _COLORS[len(self._step_colors) % len(_COLORS)])

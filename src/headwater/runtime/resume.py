@@ -113,9 +113,11 @@ def _downstream(graph: Any, step: str) -> set[str]:
     if step not in graph:
         import difflib
 
-        close = difflib.get_close_matches(step, [n.name for n in graph], n=1)
+        names = [n.name for n in graph]
+        close = difflib.get_close_matches(step, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise CommandError(f"resume: the flow has no step {step!r}.{hint}")
+        raise CommandError(f"resume: the flow has no step {step!r}.{hint} "
+                           f"Its steps are: {', '.join(names)}.")
     seen: set[str] = set()
     todo = [step]
     while todo:

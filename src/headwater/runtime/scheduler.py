@@ -23,7 +23,8 @@ import threading
 import time
 from collections import Counter, deque
 
-from ..executors.base import AttemptDone, step_timeout
+from ..exceptions import Interrupted, interrupted_by, interruption_message
+from ..executors.base import AttemptDone, describe_signal, step_timeout
 from ..metadata import Status
 from ..task import TaskSpec
 from .gangs import Gangs, Retrying, gang_of, node_index
@@ -117,10 +118,11 @@ class Scheduler:
                 if not self.running and not self.waiting_retry:
                     break
                 self._handle(self.events.get())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             interrupted = True
-            self.failed.append("interrupted (Ctrl-C or SIGTERM)")
-            self._stop_all("the run was interrupted")
+            by = interrupted_by(exc)
+            self.failed.append(f"interrupted by {by}")
+            self._stop_all(interruption_message(by), interrupted=True)
         finally:
             self._stop_heartbeat.set()
             if meanwhile is not None:  # stopped before the first launch: still record it
@@ -138,7 +140,8 @@ class Scheduler:
         for timer in self.timers.values():
             timer.cancel()
         if self.cloned:
-            self.console.info(f"Cloned {self.cloned} tasks from run {self.origin_run_id}.")
+            noun = "task" if self.cloned == 1 else "tasks"
+            self.console.info(f"Cloned {self.cloned} {noun} from run {self.origin_run_id}.")
         self.console.summary(flow=self.flow, run=self.run_number, ok=ok, started=started,
                              steps=self.counts, failed=self.failed, hints=self._hints(ok, interrupted))
         return ok
@@ -253,11 +256,11 @@ class Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------------
     def _succeeded(self, task: TaskInfo, result: dict[str, Any]) -> None:
-        self._record_node(task, result)
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
                                host_pid=(result.get("host"), result.get("pid")),
                                transition={k: result[k] for k in TRANSITION_KEYS if k in result})
+        self._task_facts(task, result)
         if gang_of(task) is not None:
             whole = self.gangs.succeeded(task, result)
             if whole is None:
@@ -286,11 +289,11 @@ class Scheduler:
     def _attempt_failed(self, task: TaskInfo, event: AttemptDone, result: dict[str, Any]) -> None:
         exc = result.get("exception")
         reason = event.reason or _exit_reason(event)
-        self._record_node(task, result)
         retry = task.attempt < self._max_retries(task.step) and not self.failed
         self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
                                status=Status.FAILED, exit_reason=reason, exception=exc,
                                task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
+        self._task_facts(task, result)
         where = f"{self.run_number}/{task.step}/{task.task_id}"
         what = f"{exc['type']}: {exc['message']}" if exc else reason
         key = gang_of(task)
@@ -311,7 +314,7 @@ class Scheduler:
         if task.recover is None and not self.failed and self._has_catch(task.step):
             # The process died before @catch could act inside it: record the failure in a
             # short attempt that skips the step, so the flow goes on as @catch promises.
-            info = exc or {"type": "TaskProcessDied", "message": reason, "traceback": ""}
+            info = exc or _failure_handled_by_catch(task.attempt + 1, reason)
             self.console.event(f"[{where}] {what}; @catch records it and the flow continues")
             self.ready.appendleft(TaskInfo(task.task_id, task.step, task.parents, task.frames,
                                            task.attempt + 1, recover=info, inputs=task.inputs))
@@ -371,8 +374,19 @@ class Scheduler:
         return TaskInfo(task.task_id, task.step, task.parents, task.frames, task.attempt + 1,
                         inputs=task.inputs)
 
-    def _stop_all(self, reason: str) -> None:
-        """Stop running attempts and pending retries; record every outcome (briefly waited for)."""
+    def _task_facts(self, task: TaskInfo, result: dict[str, Any]) -> None:
+        """Task metadata from the task's own process: what Metaflow records too
+        (``python_version``), and the cluster node it ran on when its executor says (Ray)."""
+        facts = {k: result[k] for k in ("python_version", "node") if result.get(k)}
+        if facts:
+            self.md.set_task_meta(self.flow, self.run_number, task.task_id, facts)
+
+    def _stop_all(self, reason: str, *, interrupted: bool = False) -> None:
+        """Stop running attempts and pending retries; record every outcome (briefly waited for).
+
+        An interrupted run records, on each attempt it stopped, a ``KeyboardInterrupt`` whose
+        message is ``reason``: ``task.exception``, ``show``, ``logs`` and the UI say why.
+        """
         for nxt, timer in self.waiting_retry.values():
             timer.cancel()
             self.md.finish_task(self.flow, self.run_number, nxt.task_id, Status.FAILED)
@@ -396,19 +410,17 @@ class Scheduler:
                 self._succeeded(task, result)  # finished before the stop reached it: keep it
             else:
                 self.counts[task.step] += 1
+                exc = result.get("exception")
+                if interrupted:
+                    exc = _interruption(reason, exc)
                 self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                                       status=Status.FAILED, exit_reason=reason,
-                                       exception=result.get("exception"))
+                                       status=Status.FAILED, exit_reason=reason, exception=exc)
         for task in self.running.values():
             self.counts[task.step] += 1
             self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                                   status=Status.FAILED, exit_reason=reason)
+                                   status=Status.FAILED, exit_reason=reason,
+                                   exception=_interruption(reason, None) if interrupted else None)
         self.running.clear()
-
-    def _record_node(self, task: TaskInfo, result: dict[str, Any]) -> None:
-        """The cluster node an attempt ran on, when its executor says (Ray)."""
-        if result.get("node"):
-            self.md.set_task_meta(self.flow, self.run_number, task.task_id, {"node": result["node"]})
 
     # -- step settings from decorators ----------------------------------------------------------
     def _max_retries(self, step: str) -> int:
@@ -437,16 +449,36 @@ class Scheduler:
                 pass
 
     def _hints(self, ok: bool, interrupted: bool) -> list[str]:
+        """The closing commands the README promises: artifacts, logs, Python, the UI; on a
+        failure the failed tasks' logs and the resume command."""
         pathspec = f"{self.flow}/{self.run_number}"
+        run, script = self.run_number, self.script
         if ok:
             return [
-                f"Artifacts:  python {self.script} dump {self.run_number}/{self.graph.end}",
+                f"Artifacts:  python {script} dump {run}/{self.graph.end}",
+                # The task that printed last (the end step's, most often): its output is there.
+                f"Logs:       python {script} logs {self.console.last_output or f'{run}/{self.graph.end}'}",
                 f"In Python:  Run({pathspec!r}).data   |   In a browser:  headwater ui",
             ]
-        hints = [f"Resume:  python {self.script} resume --origin-run-id {self.run_number}"]
-        for where in self.failed_tasks[:3]:
-            hints.insert(0, f"Logs:    python {self.script} logs {where}")
+        hints = [f"Logs:       python {script} logs {where}" for where in self.failed_tasks[:3]]
+        hints.append(f"Resume:     python {script} resume --origin-run-id {run}")
         return hints
+
+
+def _failure_handled_by_catch(attempts: int, reason: str) -> dict[str, Any]:
+    """What ``@catch`` records when the process died every time instead of raising: under
+    Metaflow's type name (code that tests ``err.type`` keeps working), with the cause."""
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return {"type": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+            "message": f"Task execution kept failing over {tries}: your code did not raise an "
+                       f"exception; {reason}.", "traceback": ""}
+
+
+def _interruption(reason: str, raised: dict[str, Any] | None) -> dict[str, Any]:
+    """The exception recorded on an attempt an interruption stopped (its traceback, if it
+    printed one: with Ctrl-C in a terminal the task gets SIGINT too)."""
+    return {"type": "KeyboardInterrupt", "message": reason,
+            "traceback": (raised or {}).get("traceback") or ""}
 
 
 def _stop_on_sigterm() -> Any:
@@ -455,18 +487,14 @@ def _stop_on_sigterm() -> Any:
         return None
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Interrupted("SIGTERM")
 
     return signal.signal(signal.SIGTERM, stop)
 
 
 def _exit_reason(event: AttemptDone) -> str:
     if event.signal:
-        try:
-            name = signal.Signals(event.signal).name
-        except ValueError:
-            name = f"signal {event.signal}"
-        return f"the task process was killed by {name}"
+        return f"the task process was killed by {describe_signal(event.signal)}"
     if event.result is None:
         return f"the task process exited with code {event.exit_code} before reporting a result"
     return "the step raised an exception"

@@ -6,5 +6,6 @@ Modules: ``app`` (routes and endpoints), ``server`` (binding, printing the URL, 
 kind), ``graph_svg`` and ``timeline`` (the run's drawings), ``previews`` (artifact values),
 ``logs`` (following a log by offset), ``cards`` (sandboxed card frames), ``static/`` (CSS, JS).
 
-Needs the ``ui`` extra: ``pip install 'headwater[ui]'``.
+Starlette and uvicorn are core dependencies (small, pure Python), imported only when the UI
+starts: ``import headwater`` and a run never load them.
 """
