@@ -122,3 +122,52 @@ def test_num_parallel_must_be_a_positive_whole_number(fd):
     done = fd.run(NODES="0")
     assert done.returncode != 0
     assert "num_parallel must be a whole number of at least 1" in done.stdout + done.stderr
+
+
+RESUMABLE = """
+import os
+from headwater import parallel
+
+class ResumeGangFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.train, num_parallel=3)
+
+    @parallel
+    @step
+    def train(self):
+        print("train node", current.parallel.node_index, "ran in run", current.run_id)
+        if os.environ.get("BREAK_NODE") == str(current.parallel.node_index):
+            raise ValueError("broken node")
+        self.node = current.parallel.node_index
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.nodes = sorted(i.node for i in inputs)
+        if os.environ.get("BREAK_JOIN"):
+            raise ValueError("join broke")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ResumeGangFlow()
+"""
+
+
+def test_resume_reruns_every_node_of_a_gang_that_failed_and_clones_one_that_finished(fd):
+    fd.write(RESUMABLE)
+    assert fd.run(BREAK_NODE="1").returncode != 0
+    resumed = fd.resume()
+    assert resumed.returncode == 0, resumed
+    assert all(f"train node {i} ran in run 2" in resumed.stdout for i in range(3)), \
+        "the nodes that had succeeded run again with the one that failed"
+    assert fd.run(BREAK_JOIN="1").returncode != 0
+    again = fd.resume()
+    assert again.returncode == 0, again
+    assert "train node" not in again.stdout and "Cloned 4 tasks from run 3" in again.stdout
+    with fd.client() as hw:
+        assert hw.Run("ResumeGangFlow/4").data.nodes == [0, 1, 2]

@@ -48,15 +48,16 @@ class _SinkConsole:
         self.pending: list[tuple] = []
         self.lock = threading.Lock()
         self.sent: Any = None
+        self.stopped = threading.Event()
         threading.Thread(target=self._loop, daemon=True, name="headwater-console").start()
 
     def _loop(self) -> None:
-        import time
-
-        while True:
-            time.sleep(self.EVERY)
+        while not self.stopped.wait(self.EVERY):
             with self.lock:
                 self._send()
+
+    def close(self) -> None:
+        self.stopped.set()
 
     def task_line(self, spec: Any, stream: str, text: str) -> None:
         with self.lock:
@@ -91,8 +92,9 @@ def _executor_for(spec: Any, spec_json: str, sink: Any) -> tuple[Any, queue.Queu
     key = repr((code.get("key"), code.get("dir"), code.get("file"), code.get("cls"), spec.decospecs,
                 spec.flow, spec.run))
     if _current.get("key") != key:
-        if _current.get("executor") is not None:
+        if _current.get("executor") is not None:  # another run now: let the last one's go
             _current["executor"].close()
+            _current["console"].close()
         executor = ForkExecutor(None, None, open_datastore(spec.root))  # type: ignore[arg-type]
         executor.spawn_spec = spec_json
         events: queue.Queue = queue.Queue()

@@ -79,8 +79,8 @@ class Cloner:
             key = (origin.step, tuple(json.loads(origin.parents) if origin.parents else ()), index)
             self.by_position[key] = origin
 
-    def try_clone(self, task: TaskInfo) -> dict[str, Any] | None:
-        """Clone ``task`` if the origin run finished it; return the origin's result, else None."""
+    def origin_for(self, task: TaskInfo) -> OriginTask | None:
+        """The origin run's finished task at ``task``'s place, if ``task`` may be cloned."""
         if task.step in self.rerun:
             return None
         parents = []
@@ -91,6 +91,13 @@ class Cloner:
         index = task.frames[-1]["index"] if task.frames else None
         origin = self.by_position.get((task.step, tuple(parents), index))
         if origin is None or origin.status != Status.SUCCEEDED.value or not origin.transition:
+            return None
+        return origin
+
+    def try_clone(self, task: TaskInfo) -> dict[str, Any] | None:
+        """Clone ``task`` if the origin run finished it; return the origin's result, else None."""
+        origin = self.origin_for(task)
+        if origin is None:
             return None
         self.md.clone_task(self.flow, self._run, task.task_id, origin_run=self.origin_run,
                            origin_task=origin.task_id, parents=[p[0] for p in task.parents],

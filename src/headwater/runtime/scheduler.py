@@ -173,6 +173,11 @@ class Scheduler:
         """Clone what resume can reuse, then launch ready tasks while workers and resources allow."""
         while self.ready and not self.failed:
             task = self.ready[0]
+            key = gang_of(task)
+            if key is not None:
+                if not self._fill_gang(key):
+                    return
+                continue
             if self.cloner is not None:
                 result = self.cloner.try_clone(task)
                 if result is not None:
@@ -181,14 +186,6 @@ class Scheduler:
                     self.counts[task.step] += 1
                     self.ready.extend(self._successors(task, result))
                     continue
-            key = gang_of(task)
-            if key is not None:  # a gang's nodes start together, or wait together
-                size = int(task.frames[-1]["num_splits"])
-                if self.running and len(self.running) + size > self.max_workers:
-                    return
-                for node in self.gangs.take(self.ready, key):
-                    self._launch(node)
-                continue
             if len(self.running) >= self.max_workers or not self._fits(task.step):
                 return
             self._launch(self.ready.popleft())
@@ -327,6 +324,24 @@ class Scheduler:
             self._stop_all(f"stopped because task {where} failed")
 
     # -- gangs ------------------------------------------------------------------------------------
+    def _fill_gang(self, key: tuple) -> bool:
+        """Clone a gang that the origin run finished whole, or start all its nodes together;
+        False when they must wait for room."""
+        nodes = self.gangs.take(self.ready, key)
+        if self.cloner is not None and all(self.cloner.origin_for(n) is not None for n in nodes):
+            for node in nodes:  # a gang is reused whole or not at all
+                result = self.cloner.try_clone(node)
+                self.cloned += 1
+                self.counts[node.step] += 1
+                self.ready.extend(self._successors(node, result or {}))
+            return True
+        if self.running and len(self.running) + len(nodes) > self.max_workers:
+            self.ready.extendleft(reversed(nodes))
+            return False
+        for node in nodes:
+            self._launch(node)
+        return True
+
     def _retry_gang(self, key: tuple, failed: TaskInfo, where: str, what: str) -> None:
         """A node failed and the step may retry: stop the other nodes, then run them all again."""
         n = int(failed.frames[-1]["num_splits"])
