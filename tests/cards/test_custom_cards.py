@@ -91,18 +91,28 @@ def test_card_types_in_declaration_order(run):
         (4, "not_text", None)]
 
 
-def test_custom_card_defined_in_the_flow_file(run):
+def test_custom_card_defined_in_the_flow_file_is_stored_exactly_as_rendered(run):
     fd, _, _ = run
     html = fd.html("CustomFlow/1/start/1", type="summary")
-    assert "<h1>Summary of CustomFlow/1/start/1</h1>" in html
-    assert "<p>loss=0.125</p>" in html and "<p>color=teal</p>" in html and "<p>status=succeeded</p>" in html
-    assert_offline(html)  # a fragment is wrapped in the standard page
+    assert html == ("<h1>Summary of CustomFlow/1/start/1</h1><p>loss=0.125</p>"
+                    "<p>color=teal</p><p>status=succeeded</p>")  # a fragment stays a fragment
+
+
+def test_a_fragment_is_shown_inside_the_standard_page(run):
+    fd, _, _ = run
+    (summary,) = fd.cards("CustomFlow/1/start/1", type="summary")
+    shown = summary.page()
+    assert_offline(shown)
+    assert "<title>CustomFlow/1/start/1 (summary)</title>" in shown and 'data-card-state="final"' in shown
+    assert summary.get() in shown
+    assert summary.get() in summary._repr_html_().replace("&lt;", "<").replace("&gt;", ">")
 
 
 def test_custom_card_with_components_returns_its_own_page(run):
     fd, _, _ = run
     html = fd.html("CustomFlow/1/start/1", id="own")
     assert html.startswith("<!DOCTYPE html><html><body><div id='mine'>")
+    assert fd.cards("CustomFlow/1/start/1", id="own")[0].page() == html  # a whole page is shown as it is
     assert "for <strong>own page</strong>" in html
 
 

@@ -1,8 +1,9 @@
 """Card types: :class:`CardBase`, the built-in ``blank`` card, and finding a type by name.
 
 A card type is a subclass of :class:`CardBase` with a ``type`` name and a
-``render(task) -> str`` method returning HTML (a whole document, or a fragment that
-Headwater wraps in its page)::
+``render(task) -> str`` method returning HTML: a whole document, or a fragment. The card is
+stored exactly as returned (``Card.get()`` and ``card get`` give it back unchanged); the UI,
+``card view`` and notebooks show a fragment inside Headwater's page::
 
     from headwater.cards import CardBase
 
