@@ -90,12 +90,15 @@ def builtin_types() -> dict[str, type[CardBase]]:
 
 
 def _subclasses() -> list[type[CardBase]]:
+    """Every subclass of CardBase alive in this process, except those of a module whose import
+    failed (Python drops the module, but its classes live on until garbage is collected)."""
     found: list[type[CardBase]] = []
     todo = list(CardBase.__subclasses__())
     while todo:
         cls = todo.pop(0)
         if cls not in found:
-            found.append(cls)
+            if cls.__module__ in sys.modules:
+                found.append(cls)
             todo.extend(cls.__subclasses__())
     return found
 
