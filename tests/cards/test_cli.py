@@ -55,9 +55,11 @@ def test_card_list_shows_index_type_id_and_time(run):
     assert done.returncode == 0, done
     lines = done.stdout.splitlines()
     assert lines[0] == "CliFlow/1/start/1 (attempt 0)"
-    assert lines[1].split() == ["index", "type", "id", "updated", "state"]
+    assert lines[1].split() == ["index", "type", "id", "hash", "updated", "state"]
     assert lines[2].split()[:3] == ["0", "default", "-"] and lines[2].split()[-1] == "final"
     assert lines[3].split()[:3] == ["1", "blank", "notes"]
+    hashes = [c.hash for c in run.cards("CliFlow/1/start/1")]
+    assert [line.split()[3] for line in lines[2:4]] == [h[:8] for h in hashes]  # the short form
 
 
 def test_card_list_of_a_step_lists_every_task_and_accepts_the_flow_name(run):
@@ -104,7 +106,10 @@ def test_card_get_of_a_task_without_cards_says_so(run):
 def test_card_get_with_no_matching_card_lists_what_there_is(run):
     done = run.cli("card", "get", "1/start/1", "--id", "nope")
     assert done.returncode != 0
-    assert "has no card matching id 'nope'; its cards are 0: default, 1: blank (id notes)" in done.stderr
+    h0, h1 = (c.hash[:8] for c in run.cards("CliFlow/1/start/1"))
+    assert (f"has no card matching id 'nope'; its cards are 0: default hash {h0}, 1: blank (id notes) hash {h1}"
+            in done.stderr)
+    assert done.stderr.startswith("Not found")  # the headline Metaflow's CLI checker looks for
 
 
 def test_card_get_of_a_bad_path(run):

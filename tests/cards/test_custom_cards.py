@@ -3,6 +3,7 @@ decorator arguments refused before the run starts."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -91,18 +92,28 @@ def test_card_types_in_declaration_order(run):
         (4, "not_text", None)]
 
 
-def test_custom_card_defined_in_the_flow_file(run):
+def test_custom_card_defined_in_the_flow_file_is_stored_exactly_as_rendered(run):
     fd, _, _ = run
     html = fd.html("CustomFlow/1/start/1", type="summary")
-    assert "<h1>Summary of CustomFlow/1/start/1</h1>" in html
-    assert "<p>loss=0.125</p>" in html and "<p>color=teal</p>" in html and "<p>status=succeeded</p>" in html
-    assert_offline(html)  # a fragment is wrapped in the standard page
+    assert html == ("<h1>Summary of CustomFlow/1/start/1</h1><p>loss=0.125</p>"
+                    "<p>color=teal</p><p>status=succeeded</p>")  # a fragment stays a fragment
+
+
+def test_a_fragment_is_shown_inside_the_standard_page(run):
+    fd, _, _ = run
+    (summary,) = fd.cards("CustomFlow/1/start/1", type="summary")
+    shown = summary.page()
+    assert_offline(shown)
+    assert "<title>CustomFlow/1/start/1 (summary)</title>" in shown and 'data-card-state="final"' in shown
+    assert summary.get() in shown
+    assert summary.get() in summary._repr_html_().replace("&lt;", "<").replace("&gt;", ">")
 
 
 def test_custom_card_with_components_returns_its_own_page(run):
     fd, _, _ = run
     html = fd.html("CustomFlow/1/start/1", id="own")
     assert html.startswith("<!DOCTYPE html><html><body><div id='mine'>")
+    assert fd.cards("CustomFlow/1/start/1", id="own")[0].page() == html  # a whole page is shown as it is
     assert "for <strong>own page</strong>" in html
 
 
@@ -143,6 +154,11 @@ if __name__ == "__main__":
 '''
 
 
+def with_path(site) -> str:
+    """PYTHONPATH with ``site`` first, keeping the Headwater the tests run (a worktree's src)."""
+    return os.pathsep.join([str(site)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
+
+
 def test_card_type_from_an_installed_package_entry_point(fd: FlowDir, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -158,9 +174,65 @@ def test_card_type_from_an_installed_package_entry_point(fd: FlowDir, tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-cards\nVersion: 1.0\n", encoding="utf-8")
     (dist / "entry_points.txt").write_text("[headwater.cards]\nhello = hello_cards:HelloCard\n", encoding="utf-8")
     fd.write(ENTRY_POINT_FLOW)
-    done = fd.run(PYTHONPATH=str(site))
+    done = fd.run(PYTHONPATH=with_path(site))
     assert done.returncode == 0, done
     assert "<h1>Hello world from start</h1>" in fd.html("EntryFlow/1/start/1")
+
+
+BROKEN_PACKAGE_FLOW = '''
+class BrokenPackageFlow(FlowSpec):
+    @card(type="hello", save_errors=False)
+    @card(type="from_broken", save_errors=False)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BrokenPackageFlow()
+'''
+
+
+def test_a_package_whose_card_module_fails_to_import_leaves_the_run_alone(fd: FlowDir, tmp_path):
+    """As in Metaflow: with save_errors=False a card type that cannot be found (its module raised
+    on import) is a warning, not a refusal, and the task simply has no such card."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "good_cards.py").write_text(
+        "from headwater.cards import CardBase\n\n"
+        "class HelloCard(CardBase):\n"
+        "    type = 'hello'\n\n"
+        "    def render(self, task):\n"
+        "        return task.pathspec\n\n"
+        "CARDS = [HelloCard]\n", encoding="utf-8")
+    (site / "broken_cards.py").write_text(
+        "from headwater.cards import CardBase\n\n"
+        "class FromBroken(CardBase):\n"
+        "    type = 'from_broken'\n\n"
+        "    def render(self, task):\n"
+        "        return 'should never be stored'\n\n"
+        "CARDS = [FromBroken]\n"
+        "raise RuntimeError('this module cannot be imported')\n", encoding="utf-8")
+    dist = site / "some_cards-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: some-cards\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[headwater.cards]\ngood = good_cards\nbroken = broken_cards\n",
+                                           encoding="utf-8")
+    fd.write(BROKEN_PACKAGE_FLOW)
+    done = fd.run(PYTHONPATH=with_path(site))
+    assert done.returncode == 0, done
+    assert "cannot load card types from entry point 'broken'" in done.stderr
+    assert "unknown card type 'from_broken'" in done.stderr and "(save_errors=False)" in done.stderr
+    cards = fd.cards("BrokenPackageFlow/1/start/1")
+    assert [(c.type, c.get()) for c in cards] == [("hello", "BrokenPackageFlow/1/start/1")]
+    # without save_errors=False the same unknown type still stops the run before it starts
+    fd.write(BROKEN_PACKAGE_FLOW.replace('type="from_broken", save_errors=False', 'type="from_broken"'))
+    refused = fd.run(PYTHONPATH=with_path(site))
+    assert refused.returncode != 0 and "unknown card type 'from_broken'" in refused.stderr
 
 
 REFUSED = '''
@@ -245,3 +317,25 @@ def test_metaflow_card_arguments_save_errors_and_customize(fd: FlowDir):
     # customize=True: append goes to that card although two editable cards have ids.
     assert "went to the customized card" in fd.html("ArgsFlow/1/start/1", id="second")
     assert "went to the customized card" not in fd.html("ArgsFlow/1/start/1", id="first")
+
+
+def test_a_card_class_of_a_module_that_failed_to_import_is_not_a_card_type(tmp_path, monkeypatch):
+    import gc
+    import importlib
+
+    from headwater.cards.base import UnknownCardType, card_class
+
+    (tmp_path / "half_imported_cards.py").write_text(
+        "from headwater.cards import CardBase\n\n"
+        "class Half(CardBase):\n"
+        "    type = 'half_imported'\n\n"
+        "raise RuntimeError('broken on purpose')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gc.disable()  # keep the orphaned class alive, as a process that has not collected yet would
+    try:
+        with pytest.raises(RuntimeError):
+            importlib.import_module("half_imported_cards")
+        with pytest.raises(UnknownCardType):
+            card_class("half_imported")
+    finally:
+        gc.enable()

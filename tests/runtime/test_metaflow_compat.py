@@ -343,6 +343,15 @@ def test_a_run_read_with_metaflows_commands(fd):
     assert "squares" in dump.stdout and "_hidden" not in dump.stdout, dump
     dump = fd.cli("dump", "--private", f"{run_id}/start")
     assert "_hidden = 'private value'" in dump.stdout, dump
+    # --file: a pickle keyed RUN/STEP/TASK, without the flow name, as Metaflow writes it
+    dump = fd.cli("dump", "--include", "_hidden", "--file", str(fd.path / "dump.pkl"), f"{run_id}/start")
+    assert dump.returncode == 0, dump
+    import pickle
+
+    with open(fd.path / "dump.pkl", "rb") as f:
+        ((key, values),) = pickle.load(f).items()
+    assert key.split("/")[:2] == [str(run_id), "start"] and key.split("/")[2].isdigit(), key
+    assert values == {"_hidden": "private value"}
 
     logs = fd.cli("--quiet", "logs", "--stdout", f"{run_id}/start")
     assert logs.returncode == 0 and logs.stdout == "start says hi\n", logs

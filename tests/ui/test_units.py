@@ -139,3 +139,20 @@ def test_numpy_values_show_shape_and_type() -> None:
     numpy = need_module("numpy")
     row = ArtifactRow("x", "k", "numpy.ndarray", 100)
     assert "ndarray 3×4 float64" in previews.inline(FakeBlobs(numpy.zeros((3, 4))), row)
+
+
+def test_a_stored_fragment_card_is_framed_inside_the_card_page(tmp_path: Path) -> None:
+    from headwater.datastore.cards import CardFolder
+    from headwater.ui.cards import RESIZE, html_of
+
+    folder = CardFolder(str(tmp_path / "cards" / "F" / "3" / "train" / "7" / "0"))
+    folder.write(0, "mine", None, "<p>just a fragment</p>", final=True)
+    folder.write(1, "own", None, "<!doctype html><html><body>own page</body></html>", final=False)
+    assert folder.read(folder.list()[0]) == "<p>just a fragment</p>"  # stored as rendered
+    shown, why = html_of(folder, 0)
+    assert why == "" and shown is not None
+    assert shown.startswith("<!DOCTYPE html>") and "<p>just a fragment</p>" in shown
+    assert "<title>F/3/train/7 (mine)</title>" in shown and "Content-Security-Policy" in shown
+    assert RESIZE % 0 not in shown  # the page's own policy forbids scripts
+    own, _ = html_of(folder, 1)
+    assert own == "<!doctype html><html><body>own page</body></html>" + RESIZE % 1

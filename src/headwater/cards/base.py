@@ -1,8 +1,9 @@
 """Card types: :class:`CardBase`, the built-in ``blank`` card, and finding a type by name.
 
 A card type is a subclass of :class:`CardBase` with a ``type`` name and a
-``render(task) -> str`` method returning HTML (a whole document, or a fragment that
-Headwater wraps in its page)::
+``render(task) -> str`` method returning HTML: a whole document, or a fragment. The card is
+stored exactly as returned (``Card.get()`` and ``card get`` give it back unchanged); the UI,
+``card view`` and notebooks show a fragment inside Headwater's page::
 
     from headwater.cards import CardBase
 
@@ -89,12 +90,15 @@ def builtin_types() -> dict[str, type[CardBase]]:
 
 
 def _subclasses() -> list[type[CardBase]]:
+    """Every subclass of CardBase alive in this process, except those of a module whose import
+    failed (Python drops the module, but its classes live on until garbage is collected)."""
     found: list[type[CardBase]] = []
     todo = list(CardBase.__subclasses__())
     while todo:
         cls = todo.pop(0)
         if cls not in found:
-            found.append(cls)
+            if cls.__module__ in sys.modules:
+                found.append(cls)
             todo.extend(cls.__subclasses__())
     return found
 

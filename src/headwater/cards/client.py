@@ -2,8 +2,8 @@
 
     >>> from headwater.cards import get_cards
     >>> cards = get_cards("TrainFlow/12/train/5")           # doctest: +SKIP
-    >>> cards[0].type, cards[0].id, cards[0].path
-    >>> html = cards[0].get()
+    >>> cards[0].type, cards[0].id, cards[0].hash, cards[0].path
+    >>> html = cards[0].get()                              # exactly what render() returned
     >>> cards                                              # a notebook shows each card
 
 A task shows the cards of the attempt the client ``Task`` shows (its latest, unless you ask
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 
 class Card:
-    """One stored card: ``id``, ``type``, ``index``, ``final``, ``updated_at``, ``path``, ``get()``."""
+    """One stored card: ``id``, ``type``, ``hash``, ``index``, ``final``, ``updated_at``, ``path``,
+    ``get()``."""
 
     def __init__(self, folder: CardFolder, info: CardInfo, pathspec: str, attempt: int) -> None:
         self._folder = folder
@@ -40,6 +41,13 @@ class Card:
     @property
     def type(self) -> str:
         return self._info.type
+
+    @property
+    def hash(self) -> str:
+        """The card's identifier (32 hex digits), as ``card list`` shows it and ``card get --hash``
+        takes it (any leading part of it). As in Metaflow it is given when the card is first
+        stored, not computed from its HTML, so a live card keeps it while it is rewritten."""
+        return self._folder.with_hash(self._info).hash or ""
 
     @property
     def index(self) -> int:
@@ -60,19 +68,28 @@ class Card:
         return str(Path(self._folder.location) / Path(self._info.file).name)
 
     def get(self) -> str:
-        """The card's HTML (re-read each time, so a live card shows its latest version)."""
+        """The card's HTML exactly as its render() returned it (re-read each time, so a live
+        card shows its latest version). A fragment stays a fragment: see :meth:`page`."""
         return self._folder.read(self._info)
+
+    def page(self) -> str:
+        """The card as a whole HTML document: :meth:`get`, with a fragment put inside
+        Headwater's page (what ``view()``, notebooks, ``card view`` and the UI show)."""
+        from .html import displayable
+
+        return displayable(self.get(), title=f"{self.pathspec} ({self.type})", kind=self.type,
+                           final=self.final)
 
     def view(self) -> str:
         """Open the card in a web browser (from a copy in a temporary file); returns that file."""
         import webbrowser
 
-        path = save_temp(self.get(), self.pathspec, self.index)
+        path = save_temp(self.page(), self.pathspec, self.index)
         webbrowser.open(Path(path).as_uri())
         return path
 
     def _repr_html_(self) -> str:
-        doc = html.escape(self.get(), quote=True)
+        doc = html.escape(self.page(), quote=True)
         return (f'<iframe title="card {self.index} of {html.escape(self.pathspec)}" srcdoc="{doc}" '
                 'style="width:100%;height:640px;border:1px solid #d0d7de;border-radius:6px" '
                 'sandbox="allow-scripts allow-popups allow-popups-to-escape-sandbox"></iframe>')

@@ -96,6 +96,12 @@ def is_document(text: str) -> bool:
     return head.startswith("<!doctype") or head.startswith("<html")
 
 
+def displayable(text: str, *, title: str, kind: str = "", final: bool = True) -> str:
+    """A stored card as a browser should get it: a whole document as it is, a fragment (what
+    a custom card's render() may return, stored as returned) inside :func:`page`."""
+    return text if is_document(text) else page(title, text, final=final, kind=kind)
+
+
 def table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], *, cls: str = "",
           raw: bool = False) -> str:
     """An HTML table; cells are escaped unless ``raw`` (then they are HTML already)."""

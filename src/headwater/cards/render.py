@@ -2,8 +2,10 @@
 
 The card's code runs in a daemon thread; if it has not returned within ``timeout`` seconds,
 or it raised, or it returned something other than a string, an error page (with the
-traceback) takes the card's place. A thread left running past its limit cannot delay the
-task: its result is dropped, and the task process exits without waiting for it.
+traceback) takes the card's place. A string it returns is the card, exactly: a fragment is
+stored as a fragment (as Metaflow stores it); only displays wrap it in a page. A thread left
+running past its limit cannot delay the task: its result is dropped, and the task process
+exits without waiting for it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import traceback
 from collections.abc import Callable
 
 from .base import CardBase, error_page, make_card
-from .html import is_document, page
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -76,6 +77,4 @@ def render_card(cls: type[CardBase], *, task: Any, options: dict[str, Any], comp
         return error_page(pathspec=task.pathspec, card_type=card_type, card_id=card_id, final=final,
                           headline=f"render() returned a {type(result).__name__}, not an HTML string.",
                           detail="A card's render(task) must return a str of HTML.")
-    if not is_document(result):
-        result = page(f"{task.pathspec} ({card_type})", result, final=final, kind=card_type)
     return result

@@ -107,7 +107,9 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
     @cli.command(help="Print the artifacts of a step's tasks. PATH is RUN/STEP or RUN/STEP/TASK.")
     @click.argument("path")
     @click.option("--include", default=None, help="Only these artifacts (comma-separated).")
-    @click.option("--file", "out_file", default=None, help="Write the values to this pickle file instead.")
+    @click.option("--file", "out_file", default=None,
+                  help="Write the values to this pickle file instead: {'RUN/STEP/TASK': {name: value}}, "
+                       "keyed without the flow name as in Metaflow.")
     @click.option("--max-value-size", type=int, default=None,
                   help="Truncate printed values to this many characters (default: 200 in the overview "
                        "of every artifact; no limit for the names given with --include).")
@@ -131,7 +133,7 @@ def add_inspect_commands(cli: click.Group, flow_cls: type) -> None:
                 if missing:
                     raise CommandError(f"{task.pathspec} has no artifact {', '.join(sorted(missing))}.")
             values = {name: task[name].data for name in names}
-            dumped[task.pathspec] = values
+            dumped[task.pathspec.split("/", 1)[1]] = values  # Metaflow's keys: no flow name
             if out_file is None:
                 click.secho(f"{task.pathspec}", bold=True)
                 for name, value in values.items():

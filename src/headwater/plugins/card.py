@@ -62,10 +62,22 @@ class card(StepDecorator):  # noqa: N801
         where = f"@card on step {step_name!r}"
         if not isinstance(a["type"], str) or not a["type"]:
             raise BadDecoratorArgument(f"{where}: type must be a card type name, e.g. type='blank'; got {a['type']!r}.")
+        for flag in ("save_errors", "customize"):
+            # ``--with card:customize=True`` arrives as text; Metaflow compares str(value) too.
+            if str(a[flag]) in ("True", "False"):
+                a[flag] = str(a[flag]) == "True"
+            else:
+                raise BadDecoratorArgument(f"{where}: {flag} must be True or False, got {a[flag]!r}.")
         try:
             card_class(a["type"])
         except UnknownCardType as exc:
-            raise BadDecoratorArgument(f"{where}: {exc}") from None
+            if a["save_errors"]:
+                raise BadDecoratorArgument(f"{where}: {exc}") from None
+            # save_errors=False asks that a card that cannot be made stay out of the way (as in
+            # Metaflow, where a card module that fails to import leaves the run alone): say it
+            # now, run, and each task's log says again that this card was not saved.
+            print(f"[@card] warning: {where}: {exc} Its tasks will have no such card (save_errors=False).",
+                  file=sys.stderr)
         if a["id"] is not None and (not isinstance(a["id"], str) or not _ID.match(a["id"])):
             raise BadDecoratorArgument(
                 f"{where}: id must be a short name of letters, digits, '_', '-' or '.', got {a['id']!r}.")
@@ -78,12 +90,6 @@ class card(StepDecorator):  # noqa: N801
         if isinstance(r, bool) or not isinstance(r, int | float) or r <= 0:
             raise BadDecoratorArgument(
                 f"{where}: refresh_interval must be a positive number of seconds, got {r!r}.")
-        for flag in ("save_errors", "customize"):
-            # ``--with card:customize=True`` arrives as text; Metaflow compares str(value) too.
-            if str(a[flag]) in ("True", "False"):
-                a[flag] = str(a[flag]) == "True"
-            else:
-                raise BadDecoratorArgument(f"{where}: {flag} must be True or False, got {a[flag]!r}.")
         if a["scope"] != "task":
             raise BadDecoratorArgument(
                 f"{where}: scope={a['scope']!r} is not supported; cards belong to one task (scope='task').")

@@ -11,6 +11,9 @@ its end tells the page its height, so the frame fits the card; a card whose own 
 scripts (Headwater's built-in cards do) keeps the frame's default height, which the reader can
 drag taller, and has an "open" link to view it alone.
 
+A card is stored exactly as its ``render()`` returned it; a fragment is served inside
+Headwater's card page (``cards.html.displayable``), as it was shown before it was stored raw.
+
 A missing, empty or undecodable card file, or an index that cannot be read, becomes a
 sentence in place of the card.
 """
@@ -21,6 +24,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from ..cards.html import displayable
 from ..datastore.cards import INDEX, CardFolder, CardInfo
 
 TYPE_CHECKING = False  # typing is not imported at run time (start-up cost)
@@ -85,9 +89,17 @@ def html_of(folder: CardFolder, index: int) -> tuple[str | None, str]:
         return None, f"This card's file cannot be read: {exc}."
     if not text.strip():
         return None, "This card's file is empty."
+    text = displayable(text, title=f"{folder_label(folder)} ({card.info.type})", kind=str(card.info.type),
+                       final=bool(card.info.final))
     if "content-security-policy" in text[:4096].lower():
         return text, ""  # its own policy decides about scripts; ours would only be refused
     return text + RESIZE % index, ""
+
+
+def folder_label(folder: CardFolder) -> str:
+    """``flow/run/step/task`` of an attempt's card folder (its path ends with them and the attempt)."""
+    parts = folder.path.replace(os.sep, "/").rstrip("/").split("/")
+    return "/".join(parts[-5:-1])
 
 
 def message_page(text: str) -> str:
