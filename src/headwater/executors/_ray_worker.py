@@ -7,7 +7,7 @@ In a worker, an attempt runs the way the fork executor runs one: a template proc
 fresh, since a Ray worker has threads and must not fork; it loads the run's flow once) forks
 a child per attempt. So the worker outlives a step that crashes, the outcome names the exit
 code or the signal, and stopping an attempt stops the processes its step started. The
-worker keeps one template, for the run it last served.
+worker keeps one template, for the flow (code, configuration) it last served.
 """
 
 from __future__ import annotations
@@ -88,9 +88,12 @@ def _executor_for(spec: Any, spec_json: str, sink: Any) -> tuple[Any, queue.Queu
     from ..datastore.datastore import open_datastore
     from .fork import ForkExecutor
 
+    # One template per code and configuration: runs of the same flow with the same values
+    # (parameters and configs, by content key) share it, as they share the loaded graph.
     code = spec.code or {}
+    values = sorted((name, ref[0]) for name, ref in (spec.params or {}).items())
     key = repr((code.get("key"), code.get("dir"), code.get("file"), code.get("cls"), spec.decospecs,
-                spec.flow, spec.run))
+                spec.flow, spec.root, values))
     if _current.get("key") != key:
         if _current.get("executor") is not None:  # another run now: let the last one's go
             _current["executor"].close()

@@ -352,15 +352,23 @@ class RayExecutor:
     # -- the watching thread ----------------------------------------------------------------
     def _watch(self) -> None:
         ray = self.ray
+        echoed = 0.0
         while not self._stop.is_set():
             with self._lock:
                 refs = list(self._running)
+            done: list[Any] = []
             if refs:
-                done, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL)
+                # Wake for the first finished task, then take every other one finished by then.
+                done, rest = ray.wait(refs, num_returns=1, timeout=POLL)
+                if done and rest:
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                    done += more
             else:
-                done = []
                 self._stop.wait(POLL)
-            self._echo()
+            now = time.monotonic()
+            if done or now - echoed >= POLL:
+                self._echo()  # finished tasks' last lines before their outcomes
+                echoed = now
             for ref in done:
                 self._finished(ref)
         self._echo()
@@ -392,7 +400,6 @@ class RayExecutor:
         except Exception as exc:  # noqa: BLE001 - the worker died or the task was cancelled
             out = {"result": None, "exit_code": None, "signal": None,
                    "reason": f"the Ray task stopped before reporting a result ({_first_line(exc)})"}
-        self._echo()  # its last lines before its outcome
         with self._lock:
             self._specs.pop(key, None)
         result = out["result"]
