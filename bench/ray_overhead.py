@@ -25,7 +25,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
+sys.path.insert(0, str(HERE))
 
 FLOW = """
 import json, os, time
@@ -156,14 +156,9 @@ def main() -> None:
     ])
     print(table)
     if args.readme:
-        path = HERE / "README.md"
-        text = path.read_text()
-        block = f"<!-- ray:start -->\n{table}\n<!-- ray:end -->"
-        if "<!-- ray:start -->" in text:
-            text = re.sub(r"<!-- ray:start -->.*<!-- ray:end -->", lambda _: block, text, flags=re.S)
-        else:
-            text += "\n## Ray\n\n" + block + "\n"
-        path.write_text(text)
+        import report
+
+        report.put_block(HERE / "README.md", "ray", "Ray", table)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,18 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
     readme.write_text(text)
 
 
+def put_block(readme: Path, marker: str, heading: str, text: str) -> None:
+    """Put ``text`` between ``<!-- marker:start -->`` and ``<!-- marker:end -->`` in ``readme``
+    (appended under ``heading`` the first time)."""
+    content = readme.read_text()
+    block = f"<!-- {marker}:start -->\n{text}\n<!-- {marker}:end -->"
+    if f"<!-- {marker}:start -->" in content:
+        content = re.sub(rf"<!-- {marker}:start -->.*<!-- {marker}:end -->", lambda _: block, content, flags=re.S)
+    else:
+        content += f"\n## {heading}\n\n{block}\n"
+    readme.write_text(content)
+
+
 def memory_gib() -> int:
     try:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)

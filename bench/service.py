@@ -35,6 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
+sys.path.insert(0, str(HERE))
 
 FLOW = """
 from headwater import FlowSpec, step
@@ -176,14 +177,9 @@ def main() -> None:
     ])
     print(table)
     if args.readme:
-        path = HERE / "README.md"
-        text = path.read_text()
-        block = f"<!-- service:start -->\n{table}\n<!-- service:end -->"
-        if "<!-- service:start -->" in text:
-            text = re.sub(r"<!-- service:start -->.*<!-- service:end -->", lambda _: block, text, flags=re.S)
-        else:
-            text += "\n## The metadata service\n\n" + block + "\n"
-        path.write_text(text)
+        import report
+
+        report.put_block(HERE / "README.md", "service", "The metadata service", table)
 
 
 if __name__ == "__main__":
