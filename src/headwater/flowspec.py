@@ -112,7 +112,8 @@ class FlowSpec:
             first = None
             if graph is not None and split in graph and graph[split].out_funcs:
                 first = graph[split].out_funcs[0]
-            stack.append(ForeachFrame(first, f["var"], f["num_splits"], f["index"], f.get("value")))
+            var = f["var"] if f["var"] is not None else "_parallel_ubf_iter"  # Metaflow's name for a gang
+            stack.append(ForeachFrame(first, var, f["num_splits"], f["index"], f.get("value")))
         return stack
 
     # -- identity ------------------------------------------------------------------------------
@@ -249,7 +250,13 @@ class FlowSpec:
 
     # -- foreach ---------------------------------------------------------------------------------
     def _foreach_frames(self) -> list[dict]:
-        return [f for f in self.__dict__.get("_hw_frames", ()) if f.get("var") is not None]
+        """The enclosing foreaches; a ``@parallel`` gang counts as one over its node indexes,
+        as in Metaflow (``self.input`` and ``self.index`` are the node's index)."""
+        return [f for f in self.__dict__.get("_hw_frames", ()) if f.get("var") is not None or f.get("parallel")]
+
+    @staticmethod
+    def _frame_item(flow: Any, frame: dict) -> Any:
+        return frame["index"] if frame.get("parallel") else getattr(flow, frame["var"])[frame["index"]]
 
     @property
     def input(self) -> Any:
@@ -259,8 +266,7 @@ class FlowSpec:
         if not frames or d.get("_hw_is_join"):
             return None
         if "_hw_input" not in d:
-            frame = frames[-1]
-            d["_hw_input"] = getattr(self, frame["var"])[frame["index"]]
+            d["_hw_input"] = self._frame_item(self, frames[-1])
         return d["_hw_input"]
 
     @property
@@ -277,7 +283,7 @@ class FlowSpec:
         stack = []
         for f in self._foreach_frames():
             try:
-                value = getattr(self, f["var"])[f["index"]]
+                value = self._frame_item(self, f)
             except (AttributeError, LookupError, TypeError):
                 value = f.get("value")  # the list is gone (a join, or deleted): its summary
             stack.append((f["index"], f["num_splits"], value))

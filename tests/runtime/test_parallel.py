@@ -22,6 +22,7 @@ class GangFlow(FlowSpec):
         p = current.parallel
         self.node = (p.node_index, p.num_nodes, p.main_ip, p.control_task_id,
                      os.environ["MF_PARALLEL_NODE_INDEX"], os.environ["MF_PARALLEL_NUM_NODES"])
+        assert self.input == self.index == p.node_index, "as in Metaflow, a gang is a foreach over its nodes"
         self.started = time.time()
         print("node", p.node_index, "ready")
         self.next(self.join)
@@ -75,6 +76,10 @@ if __name__ == "__main__":
 """
 
 
+def control_id_of(run) -> int:
+    return min(int(t.id) for t in run["train"])
+
+
 @pytest.fixture(scope="module")
 def gang(module_fd):
     module_fd.write(GANG, "gang.py")
@@ -93,6 +98,9 @@ def test_each_node_knows_its_place_and_the_join_gets_every_node(module_fd, gang)
         assert [n[4:] for n in nodes] == [("0", "3"), ("1", "3"), ("2", "3")]
         assert run.data.spread < 30, "the nodes ran at the same time"
         assert len(list(run["train"])) == 3
+        (control,) = run["train"].control_tasks()
+        assert int(control.id) == control_id_of(run)
+        assert list(run["join"].control_tasks()) == [], "only a @parallel step has control tasks"
 
 
 def test_a_failed_node_stops_the_gang_and_retry_runs_every_node_again(module_fd):

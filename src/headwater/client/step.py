@@ -70,6 +70,10 @@ class Step(ClientObject):
     def __iter__(self) -> Iterator[Task]:
         return self.tasks()
 
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control tasks of a ``@parallel`` step: node 0 of each gang (none for other steps)."""
+        return iter([t for t in self.tasks(*tags) if _is_control(t._task_row().frames)])
+
     @property
     def task(self) -> Task | None:
         """The step's first task (the only one for a linear step), or None."""
@@ -145,3 +149,7 @@ class Step(ClientObject):
         row = self._stores.reader.run(self._flow, self._run)
         origin = row.origin_run_id if row is not None else None
         return f"{self._flow}/{origin}/{self.id}" if origin else None
+
+
+def _is_control(frames: list[dict]) -> bool:
+    return bool(frames) and bool(frames[-1].get("parallel")) and frames[-1]["index"] == 0
