@@ -80,7 +80,8 @@ def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
             except BadDecoratorArgument as exc:
                 # Point at the decorator's line (or the step's, for --with decorators).
                 if exc.where is None:
-                    static = getattr(deco, "statically_defined", True)
+                    # A decorator a mutator added points at its add_decorator() line.
+                    static = getattr(deco, "statically_defined", True) or getattr(deco, "inserted_by", None)
                     exc.where = (getattr(deco, "where", None) if static else None) or node.where
                 raise
     return graph, values

@@ -217,6 +217,11 @@ class _GeneratorDecorator(UserStepDecorator):
 
     _generator_function: Callable[..., Any]
     _arity = 4
+    _definition_problem: BaseException | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.problem = type(self)._definition_problem or self.problem
 
     def init(self, **kwargs: Any) -> None:
         self._attributes = kwargs
@@ -271,17 +276,23 @@ def user_step_decorator(*args: Any, **kwargs: Any) -> Any:
 
     fn = args[0]
     where = _code_where(fn) or _user_location()
+    # A mistake here is kept on the class and reported, with this file:line, when a flow
+    # using the decorator is prepared: raising now would be a traceback out of an import.
+    problem = None
+    arity = 4
     if not inspect.isgeneratorfunction(fn):
-        raise UserDecoratorError(
+        problem = UserDecoratorError(
             "@user_step_decorator decorates a generator function (one that yields once), "
             f"e.g. def {getattr(fn, '__name__', 'my_deco')}(step_name, flow, inputs=None, "
             "attributes=None): ...; yield; ...", where=where)
-    arity = len(inspect.signature(fn).parameters)
-    if arity not in (3, 4) or (kwargs and arity != 4):
-        raise UserDecoratorError(
-            f"@user_step_decorator: {fn.__name__} must take (step_name, flow, inputs, attributes)"
-            " (attributes may be left out when the decorator takes no arguments).", where=where)
-    namespace = {"_generator_function": staticmethod(fn), "_arity": arity,
+    else:
+        arity = len(inspect.signature(fn).parameters)
+        if arity not in (3, 4) or (kwargs and arity != 4):
+            problem = UserDecoratorError(
+                f"@user_step_decorator: {fn.__name__} must take (step_name, flow, inputs, attributes)"
+                " (attributes may be left out when the decorator takes no arguments).", where=where)
+            arity = 4
+    namespace = {"_generator_function": staticmethod(fn), "_arity": arity, "_definition_problem": problem,
                  "_decorator_name": f"{fn.__module__}.{fn.__qualname__}",
                  "__module__": fn.__module__, "__doc__": fn.__doc__, "__qualname__": fn.__qualname__}
     cls = type(fn.__name__, (_GeneratorDecorator,), namespace)

@@ -368,14 +368,51 @@ class BadFlow(FlowSpec):
     def end(self):
         pass
 ''', "at least one of on_success"),
-], ids=["flow-mutator-on-step", "step-mutator-on-class", "arguments-without-init", "bare-exit-hook"])
+    ('''
+from headwater import StepMutator
+
+class AddRetry(StepMutator):
+    def mutate(self, mutable_step):
+        mutable_step.add_decorator("retry:times=x2")
+
+class BadFlow(FlowSpec):
+    @AddRetry
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+''', "times must be a whole number"),
+    ('''
+from headwater import user_step_decorator
+
+@user_step_decorator
+def not_a_generator(step_name, flow, inputs=None, attributes=None):
+    print("no yield")
+
+class BadFlow(FlowSpec):
+    @not_a_generator
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+''', "decorates a generator function"),
+], ids=["flow-mutator-on-step", "step-mutator-on-class", "arguments-without-init", "bare-exit-hook",
+        "bad-argument-from-a-mutator", "not-a-generator"])
 def test_misuse_is_one_line_with_the_file_and_line(fd, source, words):
     fd.write(source + '\nif __name__ == "__main__":\n    BadFlow()\n')
     done = fd.cli("check")
     assert done.returncode != 0, done
     assert words in done.stderr, done
     lines = (fd.HEADER + source.lstrip("\n")).splitlines()
-    marked = [i + 1 for i, line in enumerate(lines) if line.startswith(("    @M", "@S", "    @NoInit", "@exit_hook"))]
+    marked = [i + 1 for i, line in enumerate(lines)
+              if line.startswith(("    @M", "@S", "    @NoInit", "@exit_hook", "        mutable_step.add",
+                                  "@user_step_decorator"))]
     assert f"flow.py:{marked[0]}" in done.stderr, done
     assert "Traceback" not in done.output
 
