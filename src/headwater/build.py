@@ -57,7 +57,7 @@ def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
     user_extra = [d for d in extra_decorators or () if not isinstance(d, StepDecorator)]
     attached = False
     if user_extra or _has_user_decorators(flow_cls):
-        from .user_decorators import apply_mutators
+        from .mutators import apply_mutators
 
         attached = apply_mutators(flow_cls, values, extra, user_extra)
     graph = FlowGraph(flow_cls)

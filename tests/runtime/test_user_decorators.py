@@ -463,3 +463,84 @@ def test_exit_hooks_run_after_the_run_and_never_change_its_outcome(fd):
     run = failed.run_id("HookFlow")
     assert f"error hook saw HookFlow/{run}" in failed.stdout
     assert "hook saw HookFlow" not in failed.stdout.replace("error hook saw", "")
+
+
+DOCS_EXAMPLE = '''
+from headwater import FlowMutator, Config, resources, user_step_decorator
+
+
+@user_step_decorator
+def fallback(step_name, flow, inputs=None, attributes=None):
+    def _fallback_step(self):
+        print("step failed: executing a fallback")
+        var = attributes.get("indicator")
+        if var:
+            setattr(self, var, True)
+
+    if current.retry_count == 0:
+        yield
+    else:
+        yield _fallback_step
+
+
+class robust_flow(FlowMutator):
+    def init(self, *args, **kwargs):
+        self.fallback_attributes = {}
+        if kwargs.get("fallback_indicator"):
+            self.fallback_attributes["indicator"] = kwargs["fallback_indicator"]
+
+    def mutate(self, mutable_flow):
+        for step_name, step in mutable_flow.steps:
+            step.add_decorator("retry:minutes_between_retries=0", duplicates=step.IGNORE)
+            step.add_decorator(fallback, deco_kwargs=self.fallback_attributes, duplicates=step.IGNORE)
+
+
+class flow_linter(FlowMutator):
+    def mutate(self, mutable_flow):
+        limits = mutable_flow.limits
+        for step_name, step in mutable_flow.steps:
+            for deco_name, _module, _args, attributes in step.decorator_specs:
+                if deco_name == "resources":
+                    for key, limit in limits.items():
+                        val = attributes.get(key)
+                        if val and float(val) > limit:
+                            print(f"Step[{step_name}] @{deco_name}({key}={val}) is over {limit} - fixed")
+                            attributes[key] = limit
+                            step.add_decorator(deco_name, deco_kwargs=attributes,
+                                               duplicates=step.OVERRIDE)
+
+
+@flow_linter
+@robust_flow(fallback_indicator="failed")
+class FailFlow(FlowSpec):
+    limits = Config("limits", default_value={"cpu": 1})
+
+    @resources(cpu=16)
+    @step
+    def start(self):
+        import math
+        x = 3
+        for i in range(5):
+            math.sqrt(x - i)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    FailFlow()
+'''
+
+
+def test_the_mutator_examples_of_metaflows_docs(fd):
+    """``@robust_flow`` (``@retry`` and a ``@fallback`` that replaces the step on retries) and
+    ``@flow_linter`` (rewrites ``@resources`` over a config's limits), from Metaflow's docs."""
+    fd.write(DOCS_EXAMPLE)
+    done = fd.run()
+    assert done.returncode == 0, done
+    run = done.run_id("FailFlow")
+    assert "Step[start] @resources(cpu=16) is over 1 - fixed" in done.output
+    assert "step failed: executing a fallback" in done.output
+    assert fd.value("FailFlow", run, "start", "failed") is True
+    assert [t["attempt"] for t in fd.tasks("FailFlow", run, "start")] == [1]

@@ -53,7 +53,7 @@ def decorator_from_spec(spec: str) -> Any:
     name = name.strip()
     if name not in STEP_DECORATORS and "." in name:
         # A user decorator by import path (``--with mymodule.my_deco:x=1``), as in Metaflow.
-        from ..user_decorators import find_user_class
+        from ..mutators import find_user_class
 
         user_cls = find_user_class(name)
         if user_cls is None:
