@@ -252,6 +252,13 @@ def test_mutators_add_and_remove_decorators_and_parameters(deco_run):
     assert fd.value("DecoFlow", run, "cleaned", "gone") is None, "@environment removed by mutate()"
 
 
+def test_a_parameter_added_by_a_mutator_is_an_option_of_run(deco_run):
+    fd, _ = deco_run
+    done = fd.cli("run", "--added", "7", flow="decoflow.py")
+    assert done.returncode == 0, done
+    assert fd.value("DecoFlow", done.run_id("DecoFlow"), "flaky", "added_value") == 7
+
+
 def test_with_adds_a_user_decorator_by_import_path(deco_run):
     fd, _ = deco_run
     fd.write('''
