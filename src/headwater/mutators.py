@@ -331,11 +331,14 @@ def _step_decorator_class(deco_type: Any, where: str | None) -> type:
 def _parse_spec(spec: str, where: str | None, flow: bool = False) -> tuple[Any, dict[str, Any]]:
     """``"retry:times=2"`` or ``"mymodule.my_deco:x=1"`` -> (decorator class, kwargs)."""
     import ast
+    import re
 
     name, _, rest = spec.partition(":")
     name = name.strip()
     kwargs: dict[str, Any] = {}
-    for part in filter(None, rest.split(",")):
+    # A comma starts a new argument only before `key=`, so values may hold commas
+    # ("vars={'A': '1', 'B': '2'}", "on_success=['a', 'b']"), as Metaflow reads specs.
+    for part in filter(None, re.split(r",(?=\s*\w+\s*=)", rest)):
         key, sep, raw = part.partition("=")
         if not sep:
             raise UserDecoratorError(f"decorator spec {spec!r}: arguments are written key=value.", where=where)

@@ -551,3 +551,63 @@ def test_the_mutator_examples_of_metaflows_docs(fd):
     assert "step failed: executing a fallback" in done.output
     assert fd.value("FailFlow", run, "start", "failed") is True
     assert [t["attempt"] for t in fd.tasks("FailFlow", run, "start")] == [1]
+
+
+WIRED = '''
+from headwater import FlowMutator, StepMutator, user_step_decorator
+
+
+@user_step_decorator
+def mark(step_name, flow, inputs, attributes):
+    flow.marks = attributes["label"]
+    yield
+
+
+def done_hook():
+    print("the flow's hook ran")
+
+
+class Wire(FlowMutator):
+    def pre_mutate(self, mutable_flow):
+        mutable_flow.add_decorator("exit_hook:on_success=['done_hook']")
+
+    def mutate(self, mutable_flow):
+        for name, s in mutable_flow.steps:
+            s.add_decorator(mark, deco_kwargs={"label": "from Wire"})
+
+
+class Unmark(StepMutator):
+    def mutate(self, mutable_step):
+        names = sorted(spec[0] for spec in mutable_step.decorator_specs)
+        print(f"decorators of {mutable_step.name}: {names}")
+        assert mutable_step.remove_decorator("mark")
+        assert not mutable_step.has_decorator("mark")
+
+
+@Wire
+class WiredFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @Unmark
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    WiredFlow()
+'''
+
+
+def test_mutators_add_user_decorators_and_exit_hooks_and_see_each_others_work(fd):
+    fd.write(WIRED)
+    done = fd.run()
+    assert done.returncode == 0, done
+    run = done.run_id("WiredFlow")
+    assert "decorators of end: ['Unmark', 'mark']" in done.output
+    assert fd.value("WiredFlow", run, "start", "marks") == "from Wire"
+    with fd.client():
+        (task,) = fd.task_objects("WiredFlow", run, "end")
+        assert task["marks"].data == "from Wire", "inherited from start, not set again in end"
+    assert "the flow's hook ran" in done.stdout
