@@ -5,9 +5,10 @@
     @exit_hook(on_success=[notify], on_error=[page_someone])
     class TrainFlow(FlowSpec): ...
 
-When the run ends (``run`` or ``resume``), each function of ``on_success`` (the end step
-succeeded) or ``on_error`` (it did not) runs in its own Python process,
-``python -m headwater.exit_hook FLOW_FILE FUNCTION FLOW/RUN``, one after the other. A
+When the run ends (``run`` or ``resume``, also stopped by Ctrl-C or SIGTERM), each function
+of ``on_success`` (the end step succeeded) or ``on_error`` (it did not) runs in its own
+Python process, ``python -m headwater.exit_hook FLOW_FILE FUNCTION FLOW/RUN``, one after the
+other. A
 function with a ``run`` parameter (or ``**kwargs``) gets ``run=Run("FLOW/RUN")``. What it
 prints is shown after it finishes; a failure is reported as one line (its traceback, without
 Headwater's frames, above it) and never changes the run's outcome or exit status.

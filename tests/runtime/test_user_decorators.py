@@ -611,3 +611,41 @@ def test_mutators_add_user_decorators_and_exit_hooks_and_see_each_others_work(fd
         (task,) = fd.task_objects("WiredFlow", run, "end")
         assert task["marks"].data == "from Wire", "inherited from start, not set again in end"
     assert "the flow's hook ran" in done.stdout
+
+
+def test_a_run_stopped_by_sigterm_runs_the_error_hooks(fd):
+    import signal
+
+    fd.write('''
+import time
+from headwater import exit_hook
+
+def on_err(run):
+    print(f"error hook saw {run.pathspec}")
+
+@exit_hook(on_error=[on_err])
+class StopFlow(FlowSpec):
+    @step
+    def start(self):
+        print("started", flush=True)
+        time.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    StopFlow()
+''')
+    proc = fd.popen("run")
+    seen = []
+    for line in proc.stdout:  # wait until the step runs
+        seen.append(line)
+        if "/start/" in line and "started" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    out = "".join(seen) + out
+    assert proc.returncode != 0, out + err
+    assert "error hook saw StopFlow/" in out, out + err

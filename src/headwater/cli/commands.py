@@ -236,15 +236,25 @@ def start(ctx: FlowContext, *, params: dict[str, Any] | None,
     graph, configs = ctx.prepare()
     validate_tags(tags)
     root = ctx.root(create=True)
-    run_id, ok = launch_run(
-        ctx.flow_cls, graph, params=params or {}, configs=configs, root=root,
-        datastore=ctx.datastore_url(),
-        user=current_user(), tags=list(tags), max_workers=max_workers,
-        max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
-        script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
-        max_cpu=max_cpu, max_memory=max_memory, decospecs=ctx.all_decospecs,
-    )
-    if getattr(ctx.flow_cls, "_hw_exit_hooks", None):
+    hooks = bool(getattr(ctx.flow_cls, "_hw_exit_hooks", None))
+    started: list[int] = []
+    try:
+        run_id, ok = launch_run(
+            ctx.flow_cls, graph, params=params or {}, configs=configs, root=root,
+            datastore=ctx.datastore_url(),
+            user=current_user(), tags=list(tags), max_workers=max_workers,
+            max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
+            script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
+            max_cpu=max_cpu, max_memory=max_memory, decospecs=ctx.all_decospecs,
+            started=started.append,
+        )
+    except BaseException:
+        if hooks and started:  # interrupted or broken after it started: the error hooks, as Metaflow
+            from ..exit_hook import run_exit_hooks
+
+            run_exit_hooks(ctx.flow_cls, run_id=started[0], ok=False, script=ctx.script, root=root)
+        raise
+    if hooks:
         from ..exit_hook import run_exit_hooks
 
         run_exit_hooks(ctx.flow_cls, run_id=run_id, ok=ok, script=ctx.script, root=root)
