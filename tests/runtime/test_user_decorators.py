@@ -281,6 +281,10 @@ if __name__ == "__main__":
     assert fd.value("PlainFlow", run, "start", "before") == "start:w"
     assert fd.value("PlainFlow", run, "start", "after") == 42
     assert fd.value("PlainFlow", run, "end", "before") == "end:w"
+    # by its bare name when the flow's code imports it
+    done = fd.cli("--with", "trace:tag=short", "run", flow="decoflow.py")
+    assert done.returncode == 0, done
+    assert fd.value("DecoFlow", done.run_id("DecoFlow"), "end", "before") == "end:short"
 
 
 def test_errors_raised_by_a_decorator_fail_the_step_with_the_users_traceback(fd):
