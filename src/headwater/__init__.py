@@ -55,6 +55,13 @@ _EXPORTS: dict[str, str] = {
     "ray": "headwater.plugins.ray",
     "parallel": "headwater.plugins.parallel",
     "get_cards": "headwater.cards",
+    # user-defined decorators and mutators, flow hooks
+    "user_step_decorator": "headwater.user_decorators",
+    "UserStepDecorator": "headwater.user_decorators",
+    "StepMutator": "headwater.user_decorators",
+    "FlowMutator": "headwater.user_decorators",
+    "USER_SKIP_STEP": "headwater.user_decorators",
+    "exit_hook": "headwater.exit_hook",
     # data in S3
     "S3": "headwater.s3",
     # client
@@ -85,7 +92,6 @@ _RUNNER = ("the Runner API (starting runs from Python)",
 _DEPLOYER = ("the Deployer API (deploying flows to production schedulers)", "")
 _ENVIRONMENTS = ("@pypi/@conda (packages per step)",
                  "Meanwhile, steps use the packages of the interpreter that runs the flow.")
-_USER_DECORATORS = ("user-defined step decorators and mutators", "")
 _NOT_YET: dict[str, tuple[str, str]] = {
     "Runner": _RUNNER, "NBRunner": _RUNNER,
     "Deployer": _DEPLOYER, "DeployedFlow": _DEPLOYER, "NBDeployer": _DEPLOYER,
@@ -98,10 +104,6 @@ _NOT_YET: dict[str, tuple[str, str]] = {
     "kubernetes": ("@kubernetes (running steps on Kubernetes)", ""),
     "batch": ("@batch (running steps on AWS Batch)", ""),
     "pytorch_parallel": ("@pytorch_parallel (multi-node steps)", ""),
-    "exit_hook": ("@exit_hook (functions run when a flow finishes)", ""),
-    "user_step_decorator": _USER_DECORATORS, "UserStepDecorator": _USER_DECORATORS,
-    "StepMutator": _USER_DECORATORS, "FlowMutator": _USER_DECORATORS,
-    "USER_SKIP_STEP": _USER_DECORATORS,
     "airflow_external_task_sensor": ("Airflow sensors", ""),
     "airflow_s3_key_sensor": ("Airflow sensors", ""),
     "inspect_spin": ("spin (running one step on its own)", ""),

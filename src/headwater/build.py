@@ -8,7 +8,7 @@ interpreter, with the config values the run stored.
 from __future__ import annotations
 
 from .configs import flow_configs, resolve_delayed
-from .decorators import BadDecoratorArgument
+from .decorators import BadDecoratorArgument, StepDecorator
 from .exceptions import ParameterError
 from .graph import FlowGraph
 
@@ -45,11 +45,27 @@ def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
         else:
             values[cfg.attr] = cfg.load(config_paths.get(cfg.name), config_texts.get(cfg.name))
     flow_cls._hw_config_values = values  # type: ignore[attr-defined]
+    if getattr(flow_cls, "_hw_exit_hooks", None):
+        from .exit_hook import exit_hooks
+
+        for hook in exit_hooks(flow_cls):
+            if hook.problem is not None:
+                raise hook.problem
+    # User decorators and mutators (user_decorators.py): mutators change the steps' decorator
+    # lists before the graph reads them; the --with decorators are attached before mutate().
+    extra = [d for d in extra_decorators or () if isinstance(d, StepDecorator)]
+    user_extra = [d for d in extra_decorators or () if not isinstance(d, StepDecorator)]
+    attached = False
+    if user_extra or _has_user_decorators(flow_cls):
+        from .mutators import apply_mutators
+
+        attached = apply_mutators(flow_cls, values, extra, user_extra)
     graph = FlowGraph(flow_cls)
     for node in graph:
-        for deco in extra_decorators or ():
-            if not any(d.name == deco.name for d in node.decorators):
-                node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
+        if not attached:
+            for deco in extra:
+                if not any(d.name == deco.name for d in node.decorators):
+                    node.decorators.append(deco.copy() if hasattr(deco, "copy") else deco)
         for deco in node.decorators:
             deco.attributes = resolve_delayed(deco.attributes, values)
     for node in graph:
@@ -64,7 +80,20 @@ def prepare_flow(flow_cls: type, *, config_paths: dict[str, str] | None = None,
             except BadDecoratorArgument as exc:
                 # Point at the decorator's line (or the step's, for --with decorators).
                 if exc.where is None:
-                    static = getattr(deco, "statically_defined", True)
+                    # A decorator a mutator added points at its add_decorator() line.
+                    static = getattr(deco, "statically_defined", True) or getattr(deco, "inserted_by", None)
                     exc.where = (getattr(deco, "where", None) if static else None) or node.where
                 raise
     return graph, values
+
+
+def _has_user_decorators(flow_cls: type) -> bool:
+    """Whether the flow has mutators, user step decorators, or was mutated before (cheap:
+    most flows have none, and then ``user_decorators`` is not even imported)."""
+    from .graph import _step_functions
+
+    if (getattr(flow_cls, "_hw_flow_mutators", None) or getattr(flow_cls, "_hw_saved_steps", None)
+            or getattr(flow_cls, "_hw_class_problems", None)):
+        return True
+    return any(f.__dict__.get("wrappers") or f.__dict__.get("config_decorators")
+               or f.__dict__.get("_hw_problems") for _, f in _step_functions(flow_cls))

@@ -33,7 +33,7 @@ class StepNode:
 
     def __init__(self, name: str, file: str, lineno: int, *, doc: str = "", num_args: int = 0,
                  is_start: bool = False, is_end: bool = False,
-                 decorators: list[Any] | None = None) -> None:
+                 decorators: list[Any] | None = None, wrappers: list[Any] | None = None) -> None:
         self.name = name
         self.file = file
         self.lineno = lineno
@@ -57,6 +57,7 @@ class StepNode:
         self.is_start = is_start
         self.is_end = is_end
         self.decorators: list[Any] = decorators or []
+        self.wrappers: list[Any] = wrappers or []  # user step decorators, innermost first
 
     def __repr__(self) -> str:
         return f"StepNode({self.name!r}, type={self.type!r}, out_funcs={self.out_funcs!r})"
@@ -296,6 +297,7 @@ def _node_from_function(name: str, func: Any, sources: _Sources) -> StepNode:
         is_start=bool(getattr(func, "step_flags", {}).get("start")),
         is_end=bool(getattr(func, "step_flags", {}).get("end")),
         decorators=list(getattr(func, "decorators", [])),
+        wrappers=list(getattr(func, "wrappers", [])),
     )
     fdef = sources.find(code)
     if fdef is None:

@@ -143,6 +143,7 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
         hook_args = {"flow": flow, "step_name": spec.step, "retry_count": spec.attempt,
                      "max_retries": spec.max_retries}
         func = getattr(flow, spec.step)
+        inputs = None
         if node.is_join:
             inputs = Inputs([_parent_view(p, spec, flow_cls, graph, md, blobs) for p in spec.parents])
             call = lambda: func(inputs)  # noqa: E731
@@ -157,6 +158,13 @@ def run_attempt(spec: TaskSpec, flow_cls: type[FlowSpec], graph: Any, *, stores:
                 deco.task_pre_step(**hook_args)
             for deco in decos:
                 call = deco.task_decorate(call, **hook_args)
+            wrappers = getattr(node, "wrappers", None)
+            if wrappers:  # user step decorators run inside the step decorators' wrapping
+                from .user_decorators import run_wrapped
+
+                step_call = call
+                call = lambda: run_wrapped(step_call, wrappers, flow=flow, node=node,  # noqa: E731
+                                           step_name=spec.step, inputs=inputs)
             try:
                 call()
             except Exception as exc:  # the step's own failure: a decorator may handle it

@@ -24,6 +24,8 @@ def main(flow_cls: type) -> None:
     from ..parameters import check_parameter_names, flow_parameters
 
     try:
+        if getattr(flow_cls, "_hw_flow_mutators", None):
+            _prepare_early(flow_cls, sys.argv[1:])
         check_parameter_names(flow_cls)
         invocation = quick_parse(sys.argv[1:], flow_parameters(flow_cls))
         if invocation is None:
@@ -39,6 +41,37 @@ def main(flow_cls: type) -> None:
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
     sys.exit(0)
+
+
+# A flow mutator's pre_mutate() may add parameters, which the command line must know before
+# it is parsed: such a flow is prepared from the options before the command, and the command
+# reuses that preparation when it has the same configs and --with decorators.
+_early: tuple[tuple[Any, ...], tuple[Any, dict[str, Any]]] | None = None
+
+
+def _prepare_key(flow_cls: type, configs: dict[str, str], texts: dict[str, str],
+                 decospecs: list[str]) -> tuple[Any, ...]:
+    return (flow_cls, tuple(sorted(configs.items())), tuple(sorted(texts.items())), tuple(decospecs))
+
+
+def _prepare_early(flow_cls: type, argv: list[str]) -> None:
+    global _early
+    from .options import group_options
+
+    group = group_options(argv)
+    if group is None:
+        return
+    env = os.environ.get("HEADWATER_DEFAULT_DECOSPECS", "")
+    specs = [s for s in env.split() if s] + list(group["decospecs"])
+    from ..runtime.launch import prepare_flow
+
+    try:
+        result = prepare_flow(flow_cls, config_paths=dict(group["configs"]),
+                              config_texts=dict(group["config_values"]),
+                              extra_decorators=_decorators_from_specs(specs))
+    except HeadwaterException:
+        return  # the command reports it, where it would have without mutators
+    _early = (_prepare_key(flow_cls, dict(group["configs"]), dict(group["config_values"]), specs), result)
 
 
 def report(exc: HeadwaterException) -> None:
@@ -112,6 +145,9 @@ class FlowContext:
 
     def prepare(self) -> tuple[Any, dict[str, Any]]:
         """The linted graph and the config values (once per invocation)."""
+        key = _prepare_key(self.flow_cls, self.config_paths, self.config_texts, self.all_decospecs)
+        if self._prepared is None and _early is not None and _early[0] == key:
+            self._prepared = _early[1]
         if self._prepared is None:
             from ..runtime.launch import prepare_flow
 
@@ -199,13 +235,28 @@ def start(ctx: FlowContext, *, params: dict[str, Any] | None,
 
     graph, configs = ctx.prepare()
     validate_tags(tags)
-    _, ok = launch_run(
-        ctx.flow_cls, graph, params=params or {}, configs=configs, root=ctx.root(create=True),
-        datastore=ctx.datastore_url(),
-        user=current_user(), tags=list(tags), max_workers=max_workers,
-        max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
-        script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
-        max_cpu=max_cpu, max_memory=max_memory, decospecs=ctx.all_decospecs,
-    )
+    root = ctx.root(create=True)
+    hooks = bool(getattr(ctx.flow_cls, "_hw_exit_hooks", None))
+    started: list[int] = []
+    try:
+        run_id, ok = launch_run(
+            ctx.flow_cls, graph, params=params or {}, configs=configs, root=root,
+            datastore=ctx.datastore_url(),
+            user=current_user(), tags=list(tags), max_workers=max_workers,
+            max_num_splits=max_num_splits, console=Console(quiet=quiet or ctx.quiet),
+            script=ctx.script, run_id_file=run_id_file, executor_name=executor, resume=resume,
+            max_cpu=max_cpu, max_memory=max_memory, decospecs=ctx.all_decospecs,
+            started=started.append,
+        )
+    except BaseException:
+        if hooks and started:  # interrupted or broken after it started: the error hooks, as Metaflow
+            from ..exit_hook import run_exit_hooks
+
+            run_exit_hooks(ctx.flow_cls, run_id=started[0], ok=False, script=ctx.script, root=root)
+        raise
+    if hooks:
+        from ..exit_hook import run_exit_hooks
+
+        run_exit_hooks(ctx.flow_cls, run_id=run_id, ok=ok, script=ctx.script, root=root)
     if not ok:
         sys.exit(1)

@@ -177,6 +177,19 @@ def quick_parse(argv: list[str], parameters: list[Any]) -> Invocation | None:
         return None
 
 
+def group_options(argv: list[str]) -> dict[str, Any] | None:
+    """The options before the command (``--config``, ``--with``...), or None when unsure."""
+    args = list(argv)
+    group = defaults(GROUP_OPTIONS)
+    table = _table(GROUP_OPTIONS)
+    try:
+        while args and args[0].startswith("-"):
+            _take(args, table, group)
+    except (_Unsure, ValueError):
+        return None
+    return group
+
+
 def _parse(argv: list[str], parameters: list[Any]) -> Invocation:
     args = list(argv)
     group = defaults(GROUP_OPTIONS)

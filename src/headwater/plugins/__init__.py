@@ -50,9 +50,28 @@ def decorator_from_spec(spec: str) -> Any:
             kwargs[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
             kwargs[key.strip()] = raw.strip()
-    deco = decorator_class(name.strip())(**kwargs)
+    name = name.strip()
+    user_cls = None
+    if name not in STEP_DECORATORS:
+        # A user decorator by import path (``--with mymodule.my_deco:x=1``), or by the name of
+        # one the flow's code imported (``--with my_deco``), as in Metaflow.
+        from ..mutators import find_user_class
+
+        user_cls = find_user_class(name)
+    if name not in STEP_DECORATORS and (user_cls is not None or "." in name):
+        if user_cls is None:
+            raise CommandError(f"--with {spec}: no user step decorator {name!r} could be imported "
+                               "(write module.decorator, with the module importable from the flow's folder).")
+        from ..user_decorators import FlowMutator
+
+        if issubclass(user_cls, FlowMutator):
+            raise CommandError(f"--with {spec}: {name} is a FlowMutator; --with adds step decorators "
+                               "(a FlowMutator goes above the flow's class).")
+        deco = user_cls(**kwargs)
+    else:
+        deco = decorator_class(name)(**kwargs)
     problem = getattr(deco, "problem", None)
     if problem is not None:
-        raise CommandError(f"--with {spec}: {problem.message}")
+        raise CommandError(f"--with {spec}: {getattr(problem, 'message', problem)}")
     deco.statically_defined = False
     return deco

@@ -64,7 +64,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
                console: Any, script: str, run_id_file: str | None = None,
                executor_name: str = "fork", resume: tuple[str | None, str | None] | None = None,
                max_cpu: float | None = None, max_memory: float | None = None,
-               decospecs: list[str] | None = None, datastore: str | None = None) -> tuple[int, bool]:
+               decospecs: list[str] | None = None, datastore: str | None = None,
+               started: Any = None) -> tuple[int, bool]:
     """Record a new run and execute it. Returns (run number, succeeded).
 
     ``resume=(origin_run_id, step)`` makes it a resume of an earlier run: parameters come from
@@ -117,6 +118,8 @@ def launch_run(flow_cls: type, graph: FlowGraph, *, params: dict[str, Any], conf
         if run_id_file:
             with open(run_id_file, "w", encoding="utf-8") as f:
                 f.write(str(run))
+        if started is not None:
+            started(run)  # the caller knows the run even if it is then interrupted
         verb = f"resuming run {origin_run}" if origin_run else "started"
         console.info(f"Run {flow}/{run} {verb} by {user} (datastore {ds.url})")
         if cloner is not None:
