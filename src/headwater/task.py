@@ -367,6 +367,11 @@ def _finish(flow: FlowSpec, node: Any, spec: TaskSpec, blobs: Any) -> dict[str, 
             raise StepError(f"the end step {spec.step!r} must not call self.next().")
         out["next"] = []
     else:
+        frame = spec.frames[-1] if spec.frames else None
+        if transition is None and frame is not None and frame.get("parallel") and frame["index"] != 0:
+            # A gang's worker node goes where the graph goes; only the control node (node 0)
+            # must say so, as in Metaflow.
+            transition = {"targets": list(node.out_funcs), "foreach": None}
         if transition is None:
             raise StepError(
                 f"step {spec.step!r} finished without calling self.next(); end it with "

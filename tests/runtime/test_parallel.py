@@ -25,6 +25,8 @@ class GangFlow(FlowSpec):
         assert self.input == self.index == p.node_index, "as in Metaflow, a gang is a foreach over its nodes"
         self.started = time.time()
         print("node", p.node_index, "ready")
+        if p.node_index != 0:
+            return  # as in Metaflow, only the control node must call self.next()
         self.next(self.join)
 
     @step
