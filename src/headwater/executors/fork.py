@@ -293,7 +293,9 @@ def _child_main(spec: TaskSpec, fds: list[int], flow_cls: type, graph: Any) -> N
 
 
 def _end_group(signum: int, frame: Any) -> None:
-    os.killpg(0, signal.SIGKILL)
+    # The task still ends by SIGTERM (as its exit reason says), and takes its group along.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.killpg(0, signal.SIGTERM)
 
 
 def _reseed() -> None:
