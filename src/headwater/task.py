@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# What of an attempt's result says where the run goes next (recorded with the task).
+TRANSITION_KEYS = ("next", "foreach", "num_splits", "values", "case", "num_parallel")
+
+
 class TaskSpec:
     """Everything an attempt needs, small and picklable.
 

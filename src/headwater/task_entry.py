@@ -294,18 +294,20 @@ def record_attempt(spec: TaskSpec, flow_cls: type, graph: Any) -> dict[str, Any]
         result = _run(spec, flow_cls, graph)
     stop.set()
     ok = bool(result.get("ok"))
-    keys = ("next", "foreach", "num_splits", "values", "case", "num_parallel")
-    md.finish_attempt(
-        spec.flow, spec.run, spec.task_id, spec.attempt,
-        status=Status.SUCCEEDED if ok else Status.FAILED,
-        exit_reason=None if ok else "the step raised an exception",
-        exception=result.get("exception"), artifacts=result.get("artifacts", ()),
-        task_final=ok or spec.attempt >= spec.max_retries,
-        host_pid=(result.get("host"), result.get("pid")),
-        transition={k: result[k] for k in keys if k in result} if ok else None,
-    )
-    if result.get("python_version"):
-        md.set_task_meta(spec.flow, spec.run, spec.task_id, {"python_version": result["python_version"]})
+    from .task import TRANSITION_KEYS
+
+    with md.transaction():  # the outcome and the task's facts together
+        md.finish_attempt(
+            spec.flow, spec.run, spec.task_id, spec.attempt,
+            status=Status.SUCCEEDED if ok else Status.FAILED,
+            exit_reason=None if ok else "the step raised an exception",
+            exception=result.get("exception"), artifacts=result.get("artifacts", ()),
+            task_final=ok or spec.attempt >= spec.max_retries,
+            host_pid=(result.get("host"), result.get("pid")),
+            transition={k: result[k] for k in TRANSITION_KEYS if k in result} if ok else None,
+        )
+        if result.get("python_version"):
+            md.set_task_meta(spec.flow, spec.run, spec.task_id, {"python_version": result["python_version"]})
     if ok and not result.get("next"):  # the end step: the run is done
         md.finish_run(spec.flow, spec.run, Status.SUCCEEDED)
     md.close()

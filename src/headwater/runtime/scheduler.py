@@ -26,7 +26,7 @@ from collections import Counter, deque
 from ..exceptions import Interrupted, interrupted_by, interruption_message
 from ..executors.base import AttemptDone, describe_signal, step_timeout
 from ..metadata import Status
-from ..task import TaskSpec
+from ..task import TRANSITION_KEYS, TaskSpec
 from .gangs import Gangs, Retrying, gang_of, node_index
 from .state import RunState, TaskInfo
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 HEARTBEAT_SECONDS = 10.0
 TIMEOUT_GRACE = 5.0  # the task's own alarm fires first; this kill is the backstop
-TRANSITION_KEYS = ("next", "foreach", "num_splits", "values", "case", "num_parallel")
 
 
 class _Retry:
@@ -253,11 +252,12 @@ class Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------------
     def _succeeded(self, task: TaskInfo, result: dict[str, Any]) -> None:
-        self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                               status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
-                               host_pid=(result.get("host"), result.get("pid")),
-                               transition={k: result[k] for k in TRANSITION_KEYS if k in result})
-        self._task_facts(task, result)
+        with self.md.transaction():  # the outcome and the task's facts: one commit per task
+            self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
+                                   status=Status.SUCCEEDED, artifacts=result.get("artifacts", ()),
+                                   host_pid=(result.get("host"), result.get("pid")),
+                                   transition={k: result[k] for k in TRANSITION_KEYS if k in result})
+            self._task_facts(task, result)
         if gang_of(task) is not None:
             whole = self.gangs.succeeded(task, result)
             if whole is None:
@@ -287,10 +287,11 @@ class Scheduler:
         exc = result.get("exception")
         reason = event.reason or _exit_reason(event)
         retry = task.attempt < self._max_retries(task.step) and not self.failed
-        self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
-                               status=Status.FAILED, exit_reason=reason, exception=exc,
-                               task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
-        self._task_facts(task, result)
+        with self.md.transaction():
+            self.md.finish_attempt(self.flow, self.run_number, task.task_id, task.attempt,
+                                   status=Status.FAILED, exit_reason=reason, exception=exc,
+                                   task_final=not retry, host_pid=(result.get("host"), result.get("pid")))
+            self._task_facts(task, result)
         where = f"{self.run_number}/{task.step}/{task.task_id}"
         what = f"{exc['type']}: {exc['message']}" if exc else reason
         key = gang_of(task)
