@@ -207,7 +207,6 @@ class RayExecutor:
         self._reasons: dict[tuple[int, int], str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
 
     def start(self, events: queue.Queue, console: Any, steps: list[str] | None = None) -> None:

@@ -166,6 +166,7 @@ def create_app(db: Database, *, token: str | None = None, host: str = "127.0.0.1
     """The service's ASGI app over an open, migrated :class:`Database`: the API under
     ``/api/v1``, and the UI at every other path (when ``ui_root`` is given)."""
     api = API(db, token, host)
+    api.prune()
     routes = [Route("/api/v1/health", api.health, methods=["POST", "GET"]),
               Route("/api/v1/read", api.read, methods=["POST"]),
               Route("/api/v1/write", api.write, methods=["POST"])]

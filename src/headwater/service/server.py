@@ -40,8 +40,6 @@ def serve(database: str, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, t
         sock = bind(host, port)
         app = create_app(db, token=token, host=host,
                          ui_root=Path(os.getcwd()) / ".headwater" if ui else None)
-        app_api = getattr(app, "api", app)
-        app_api.state.api.prune()
         actual = sock.getsockname()[1]
         shown = host if ":" not in host else f"[{host}]"
         echo(f"Headwater metadata service for {safe_url(database)}"
